@@ -1,0 +1,204 @@
+//! Command dispatch: the table of commands, the per-client state, and the
+//! checks every command shares (argument counts, admin rights, namespace
+//! locks). Replies and error texts are the original's (see
+//! `shared/reference/0db.md`, section 3).
+//!
+//! Command names match case-insensitively and exactly; the original's
+//! prefix matching (`S` meaning SET) is a quirk no client relies on.
+
+mod auth;
+mod keys;
+mod namespaces;
+mod scan;
+mod system;
+mod wait;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::resp::reply;
+use crate::server::Shared;
+use crate::storage::{Namespace, NsState, DEFAULT_NAMESPACE};
+pub use wait::Wait;
+
+/// What the connection does after a command.
+#[derive(Debug)]
+pub enum Action {
+    Continue,
+    /// Send what is pending, then close.
+    Close,
+    /// Send what is pending, then block until the event or the timeout.
+    Wait(Wait),
+}
+
+/// Per-connection state.
+#[derive(Debug)]
+pub struct Client {
+    pub ns: Arc<Namespace>,
+    /// False when the namespace was selected without its password (public
+    /// read-only access), or for the default namespace under `--protect`.
+    pub writable: bool,
+    pub admin: bool,
+    /// The AUTH SECURE CHALLENGE nonce; consumed by its first use.
+    pub nonce: Option<String>,
+}
+
+impl Client {
+    pub fn new(shared: &Shared) -> Client {
+        Client { ns: shared.store.default_ns(), writable: !shared.protect, admin: shared.admin.is_none(), nonce: None }
+    }
+}
+
+/// Everything a command handler works with.
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub args: &'a [Bytes],
+    pub out: &'a mut BytesMut,
+}
+
+/// A command: its canonical name (WAIT replies with it) and handler.
+pub struct Command {
+    pub name: &'static str,
+    pub run: fn(&mut Ctx) -> Action,
+}
+
+/// Every command, in the original's table order.
+pub static COMMANDS: &[Command] = &[
+    Command { name: "*", run: |c| c.error("This is not a valid command") },
+    Command { name: "WAIT", run: wait::wait },
+    Command { name: "PING", run: system::ping },
+    Command { name: "TIME", run: system::time },
+    Command { name: "AUTH", run: auth::auth },
+    Command { name: "HOOKS", run: system::hooks },
+    Command { name: "INDEX", run: system::index },
+    Command { name: "DATA", run: system::data },
+    Command { name: "SET", run: keys::set },
+    Command { name: "SETX", run: keys::set },
+    Command { name: "GET", run: keys::get },
+    Command { name: "MGET", run: keys::mget },
+    Command { name: "DEL", run: keys::del },
+    Command { name: "EXISTS", run: keys::exists },
+    Command { name: "CHECK", run: keys::check },
+    Command { name: "LENGTH", run: keys::length },
+    Command { name: "KEYTIME", run: keys::keytime },
+    Command { name: "SCAN", run: scan::scan },
+    Command { name: "SCANX", run: scan::scan },
+    Command { name: "RSCAN", run: scan::rscan },
+    Command { name: "KSCAN", run: scan::kscan },
+    Command { name: "HISTORY", run: scan::history },
+    Command { name: "KEYCUR", run: keys::keycur },
+    Command { name: "INFO", run: system::info },
+    Command { name: "STOP", run: system::stop },
+    Command { name: "DBSIZE", run: namespaces::dbsize },
+    Command { name: "NSNEW", run: namespaces::nsnew },
+    Command { name: "NSDEL", run: namespaces::nsdel },
+    Command { name: "NSLIST", run: namespaces::nslist },
+    Command { name: "NSSET", run: namespaces::nsset },
+    Command { name: "NSINFO", run: namespaces::nsinfo },
+    Command { name: "SELECT", run: namespaces::select },
+    Command { name: "RELOAD", run: namespaces::reload },
+    Command { name: "FLUSH", run: namespaces::flush },
+    Command { name: "NSJUMP", run: namespaces::nsjump },
+];
+
+/// Finds a command by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// Runs one request and appends its reply to `out`.
+pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut BytesMut) -> Action {
+    if client.ns.is_gone() {
+        reply::error(out, "Your active namespace is not available anymore (probably removed).");
+        return Action::Close;
+    }
+    let name = if args[0].is_empty() { &b"*"[..] } else { &args[0][..] };
+    let Some(cmd) = lookup(name) else {
+        shared.stats.commands_failed.fetch_add(1, Ordering::Relaxed);
+        reply::error(out, "Command not supported");
+        return Action::Continue;
+    };
+    shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+    let action = (cmd.run)(&mut Ctx { shared, client, args, out });
+    if !matches!(action, Action::Wait(_)) {
+        client.ns.notify(cmd.name);
+    }
+    action
+}
+
+impl Ctx<'_> {
+    /// Replies with an error and goes on.
+    pub fn error(&mut self, text: &str) -> Action {
+        reply::error(self.out, text);
+        Action::Continue
+    }
+
+    /// Admin-only commands: false (and the reply sent) for other clients.
+    pub fn require_admin(&mut self) -> bool {
+        if !self.client.admin {
+            self.shared.stats.commands_unauthorized.fetch_add(1, Ordering::Relaxed);
+            reply::error(self.out, "Permission denied");
+        }
+        self.client.admin
+    }
+
+    /// Exactly `n` arguments (command included), none empty.
+    pub fn exact_args(&mut self, n: usize) -> bool {
+        if self.args.len() != n {
+            reply::error(self.out, "Unexpected arguments");
+            return false;
+        }
+        if self.args.iter().any(|a| a.is_empty()) {
+            reply::error(self.out, "Invalid argument");
+            return false;
+        }
+        true
+    }
+
+    /// A namespace-name argument: at most 128 bytes.
+    pub fn ns_name(&mut self, i: usize) -> Option<String> {
+        let raw = &self.args[i];
+        if raw.len() > 128 {
+            reply::error(self.out, "Namespace too long");
+            return None;
+        }
+        Some(String::from_utf8_lossy(raw).into_owned())
+    }
+
+    /// The password that protects `ns` for this server (`--protect` gives
+    /// the default namespace the admin password, in memory only).
+    pub fn effective_password(&self, ns: &Namespace, st: &NsState) -> Option<String> {
+        if ns.name == DEFAULT_NAMESPACE && self.shared.protect {
+            return self.shared.admin.as_ref().map(|s| s.0.clone());
+        }
+        st.desc.password.clone()
+    }
+}
+
+/// Refusals tied to the namespace state; `None` when the access is fine.
+pub fn read_refusal(st: &NsState) -> Option<&'static str> {
+    st.frozen.then_some("Namespace is temporarily frozen (read-write disabled)")
+}
+
+/// Refusals for a write by `client` in `st`.
+pub fn write_refusal(client: &Client, st: &NsState) -> Option<&'static str> {
+    if !client.writable {
+        return Some("Namespace is in read-only mode");
+    }
+    if st.frozen {
+        return Some("Namespace is temporarily frozen (read-write disabled)");
+    }
+    st.locked.then_some("Namespace is temporarily locked (read-only)")
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() != b.len()) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    std::hint::black_box(diff) == 0
+}

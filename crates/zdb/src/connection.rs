@@ -1,0 +1,97 @@
+//! One client connection: read requests, run them in order, write the
+//! replies of a whole pipelined batch at once.
+//!
+//! Memory per connection stays bounded: a request is at most
+//! [`resp::MAX_REQUEST_SIZE`], and replies are flushed (waiting for the
+//! client to read) once they pass [`FLUSH_AT`] bytes.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::commands::{self, Action, Client};
+use crate::resp::{self, reply};
+use crate::server::Shared;
+
+/// Replies are written out when this many bytes are pending.
+const FLUSH_AT: usize = 64 * 1024;
+/// Buffers grown past this by a big value are given back afterwards.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// Serves one client until it disconnects, breaks the protocol, or the
+/// server stops. I/O errors just end the connection.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, stream: S) {
+    shared.stats.clients_lifetime.fetch_add(1, Ordering::Relaxed);
+    let mut client = Client::new(&shared);
+    let _ = run(&shared, &mut client, stream).await;
+}
+
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    client: &mut Client,
+    mut stream: S,
+) -> std::io::Result<()> {
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut out = BytesMut::with_capacity(16 * 1024);
+    let mut stop = shared.shutdown_signal();
+    loop {
+        // Run every complete request already buffered.
+        loop {
+            match resp::parse(&mut input) {
+                Ok(Some(args)) => match commands::execute(shared, client, &args, &mut out) {
+                    Action::Continue => {
+                        if out.len() >= FLUSH_AT {
+                            flush(shared, &mut stream, &mut out).await?;
+                        }
+                    }
+                    Action::Close => {
+                        flush(shared, &mut stream, &mut out).await?;
+                        return Ok(());
+                    }
+                    Action::Wait(wait) => {
+                        flush(shared, &mut stream, &mut out).await?;
+                        wait.run(&mut out).await;
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    reply::error(&mut out, &e.to_string());
+                    if !e.is_recoverable() {
+                        flush(shared, &mut stream, &mut out).await?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        flush(shared, &mut stream, &mut out).await?;
+        if input.capacity() > KEEP_CAPACITY && input.is_empty() {
+            input = BytesMut::with_capacity(16 * 1024);
+        }
+        if input.capacity() - input.len() < 4096 {
+            input.reserve(16 * 1024);
+        }
+        let n = tokio::select! {
+            n = stream.read_buf(&mut input) => n?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        shared.stats.network_rx.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+async fn flush<S: AsyncWrite + Unpin>(shared: &Shared, stream: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(out).await?;
+    shared.stats.network_tx.fetch_add(out.len() as u64, Ordering::Relaxed);
+    out.clear();
+    if out.capacity() > KEEP_CAPACITY {
+        *out = BytesMut::with_capacity(16 * 1024);
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! The index and data files of one namespace: naming, creation, lazily
+//! opened handles, and the bookkeeping of the active (newest) pair.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::format::{self, Mode};
+
+/// Which of the two files of a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Index,
+    Data,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Index => "i",
+            Kind::Data => "d",
+        }
+    }
+}
+
+/// Handles on a namespace's files. File id N of the index always pairs
+/// with file id N of the data; only the highest pair (`current`) is written
+/// to, older files are read-only except for in-place index flag updates.
+#[derive(Debug)]
+pub struct FileSet {
+    pub index_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// Id of the active pair.
+    pub current: u32,
+    /// Length of the active index file: where the next entry goes.
+    pub index_len: u64,
+    /// Length of the active data file: where the next entry goes.
+    pub data_len: u64,
+    index: Vec<Option<Arc<File>>>,
+    data: Vec<Option<Arc<File>>>,
+}
+
+impl FileSet {
+    pub fn new(index_dir: PathBuf, data_dir: PathBuf) -> FileSet {
+        FileSet { index_dir, data_dir, current: 0, index_len: 0, data_len: 0, index: Vec::new(), data: Vec::new() }
+    }
+
+    pub fn path(&self, kind: Kind, id: u32) -> PathBuf {
+        let dir = match kind {
+            Kind::Index => &self.index_dir,
+            Kind::Data => &self.data_dir,
+        };
+        dir.join(format!("{}{}", kind.prefix(), id))
+    }
+
+    /// Ids of the existing files of one kind, ascending.
+    pub fn list(&self, kind: Kind) -> io::Result<Vec<u32>> {
+        let dir = match kind {
+            Kind::Index => &self.index_dir,
+            Kind::Data => &self.data_dir,
+        };
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(rest) = name.strip_prefix(kind.prefix()) {
+                if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(id) = rest.parse::<u32>() {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    fn slot(&mut self, kind: Kind, id: u32) -> &mut Option<Arc<File>> {
+        let table = match kind {
+            Kind::Index => &mut self.index,
+            Kind::Data => &mut self.data,
+        };
+        let i = id as usize;
+        if table.len() <= i {
+            table.resize(i + 1, None);
+        }
+        &mut table[i]
+    }
+
+    /// The open handle of an existing file (opened on first use).
+    pub fn get(&mut self, kind: Kind, id: u32) -> io::Result<Arc<File>> {
+        let path = self.path(kind, id);
+        let slot = self.slot(kind, id);
+        if let Some(f) = slot {
+            return Ok(f.clone());
+        }
+        let f = Arc::new(OpenOptions::new().read(true).write(true).open(path)?);
+        *slot = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Creates (or empties) file `id` with its header and returns it.
+    pub fn create(&mut self, kind: Kind, id: u32, mode: Mode) -> io::Result<Arc<File>> {
+        let path = self.path(kind, id);
+        let f = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(path)?;
+        match kind {
+            Kind::Index => f.write_all_at(&format::index_header(id, mode), 0)?,
+            Kind::Data => f.write_all_at(&format::data_header(id), 0)?,
+        }
+        let f = Arc::new(f);
+        *self.slot(kind, id) = Some(f.clone());
+        Ok(f)
+    }
+
+    /// Forgets every handle (before files are removed or reloaded).
+    pub fn close_all(&mut self) {
+        self.index.clear();
+        self.data.clear();
+    }
+
+    /// Removes every index and data file of the namespace.
+    pub fn remove_all(&mut self) -> io::Result<()> {
+        self.close_all();
+        for kind in [Kind::Index, Kind::Data] {
+            for id in self.list(kind)? {
+                fs::remove_file(self.path(kind, id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames a damaged index file aside so it is kept for inspection but
+    /// no longer loaded.
+    pub fn set_aside(&mut self, kind: Kind, id: u32) -> io::Result<()> {
+        *self.slot(kind, id) = None;
+        let from = self.path(kind, id);
+        let mut to = from.clone().into_os_string();
+        to.push(format!(".damaged-{}", crate::unix_now()));
+        fs::rename(&from, Path::new(&to))
+    }
+
+    /// Ids of the files to flush for a durable write: the active pair.
+    pub fn active(&mut self) -> io::Result<(Arc<File>, Arc<File>)> {
+        let id = self.current;
+        Ok((self.get(Kind::Index, id)?, self.get(Kind::Data, id)?))
+    }
+}

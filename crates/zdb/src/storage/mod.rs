@@ -1,0 +1,283 @@
+//! The storage engine: namespaces of always-append index and data files.
+//!
+//! [`Store`] owns the data and index roots and the set of namespaces;
+//! [`Namespace`] wraps one namespace's state behind a mutex. The network
+//! side never touches files directly: it asks a namespace.
+
+pub mod files;
+pub mod namespace;
+pub mod recovery;
+pub mod scan;
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use anyhow::{bail, Context};
+use tokio::sync::broadcast;
+
+use crate::format::{Descriptor, Mode, DESCRIPTOR_FILE};
+use files::FileSet;
+pub use namespace::{Entry, NsState, ReadError, SetOutcome, StoreOptions, WriteError};
+
+/// The namespace every server has, which cannot be removed.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// One namespace, shared by every client that selected it.
+#[derive(Debug)]
+pub struct Namespace {
+    pub name: String,
+    state: Mutex<NsState>,
+    /// Set when NSDEL removed it: clients still holding it must leave.
+    gone: AtomicBool,
+    /// Names of the commands run in this namespace, for WAIT.
+    events: broadcast::Sender<&'static str>,
+    /// Clients in WAIT here; commands skip the broadcast when there are none.
+    waiters: AtomicUsize,
+}
+
+/// A WAIT subscription; dropping it unregisters the waiter.
+#[derive(Debug)]
+pub struct Watch {
+    ns: Arc<Namespace>,
+    pub rx: broadcast::Receiver<&'static str>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.ns.waiters.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Namespace {
+    fn new(state: NsState) -> Namespace {
+        let (events, _) = broadcast::channel(64);
+        Namespace {
+            name: state.desc.name.clone(),
+            state: Mutex::new(state),
+            gone: AtomicBool::new(false),
+            events,
+            waiters: AtomicUsize::new(0),
+        }
+    }
+
+    /// Locks the namespace state. A panic while holding the lock cannot
+    /// leave the files inconsistent (every write is append-then-publish),
+    /// so a poisoned lock is simply taken over.
+    pub fn lock(&self) -> MutexGuard<'_, NsState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
+    /// Tells WAITing clients that `command` ran here.
+    pub fn notify(&self, command: &'static str) {
+        if self.waiters.load(Ordering::Acquire) > 0 {
+            let _ = self.events.send(command);
+        }
+    }
+
+    /// Starts watching the commands run here (WAIT).
+    pub fn watch(self: &Arc<Self>) -> Watch {
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        Watch { ns: self.clone(), rx: self.events.subscribe() }
+    }
+}
+
+/// All namespaces of one server, and the directories they live in.
+#[derive(Debug)]
+pub struct Store {
+    pub index_root: PathBuf,
+    pub data_root: PathBuf,
+    pub opts: Arc<StoreOptions>,
+    namespaces: RwLock<BTreeMap<String, Arc<Namespace>>>,
+    /// Held for the life of the store: one server per directory pair.
+    _locks: (File, File),
+}
+
+impl Store {
+    /// Opens every namespace under the two roots (creating `default`).
+    pub fn open(index_root: &Path, data_root: &Path, opts: StoreOptions) -> anyhow::Result<Store> {
+        if index_root == data_root {
+            bail!("--index and --data must be different directories");
+        }
+        for dir in [index_root, data_root] {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let locks = (lock_dir(index_root)?, lock_dir(data_root)?);
+        let store = Store {
+            index_root: index_root.to_path_buf(),
+            data_root: data_root.to_path_buf(),
+            opts: Arc::new(opts),
+            namespaces: RwLock::new(BTreeMap::new()),
+            _locks: locks,
+        };
+        let mut names = vec![DEFAULT_NAMESPACE.to_string()];
+        for entry in fs::read_dir(index_root)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                if let Some(name) = entry.file_name().to_str() {
+                    if name != DEFAULT_NAMESPACE && valid_name(name) {
+                        names.push(name.to_string());
+                    }
+                }
+            }
+        }
+        for name in names {
+            let ns = store.load(&name).with_context(|| format!("cannot open namespace '{name}'"))?;
+            store.write_map().insert(name, Arc::new(Namespace::new(ns)));
+        }
+        Ok(store)
+    }
+
+    fn read_map(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Namespace>>> {
+        self.namespaces.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_map(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Namespace>>> {
+        self.namespaces.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn dirs(&self, name: &str) -> (PathBuf, PathBuf) {
+        (self.index_root.join(name), self.data_root.join(name))
+    }
+
+    /// Reads a namespace from disk (descriptor, index, data).
+    fn load(&self, name: &str) -> anyhow::Result<NsState> {
+        let (index_dir, data_dir) = self.dirs(name);
+        fs::create_dir_all(&index_dir)?;
+        fs::create_dir_all(&data_dir)?;
+        let desc_path = index_dir.join(DESCRIPTOR_FILE);
+        let desc = match fs::read(&desc_path) {
+            Ok(bytes) => Descriptor::decode(&bytes).with_context(|| format!("{} is damaged", desc_path.display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let desc = Descriptor::new(name);
+                write_descriptor(&index_dir, &desc)?;
+                desc
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let files = FileSet::new(index_dir, data_dir);
+        recovery::open(desc, files, self.opts.clone(), Mode::User)
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Namespace>> {
+        self.read_map().get(name).cloned()
+    }
+
+    pub fn default_ns(&self) -> Arc<Namespace> {
+        self.get(DEFAULT_NAMESPACE).expect("the default namespace always exists")
+    }
+
+    /// Names, `default` first.
+    pub fn names(&self) -> Vec<String> {
+        let map = self.read_map();
+        let mut names = vec![DEFAULT_NAMESPACE.to_string()];
+        names.extend(map.keys().filter(|n| n.as_str() != DEFAULT_NAMESPACE).cloned());
+        names
+    }
+
+    pub fn all(&self) -> Vec<Arc<Namespace>> {
+        self.read_map().values().cloned().collect()
+    }
+
+    /// NSNEW: creates an empty namespace. The caller validated the name.
+    pub fn create(&self, name: &str) -> anyhow::Result<Arc<Namespace>> {
+        let mut map = self.write_map();
+        if map.contains_key(name) {
+            bail!("exists");
+        }
+        let (index_dir, data_dir) = self.dirs(name);
+        // Leftovers of a namespace removed while files were open elsewhere
+        // must not resurface.
+        let _ = fs::remove_dir_all(&index_dir);
+        let _ = fs::remove_dir_all(&data_dir);
+        let state = self.load(name)?;
+        let ns = Arc::new(Namespace::new(state));
+        map.insert(name.to_string(), ns.clone());
+        Ok(ns)
+    }
+
+    /// NSDEL: forgets the namespace and removes its files.
+    pub fn remove(&self, name: &str) -> anyhow::Result<()> {
+        let ns = self.write_map().remove(name).context("not found")?;
+        ns.gone.store(true, Ordering::Release);
+        let mut st = ns.lock();
+        st.files.close_all();
+        let (index_dir, data_dir) = self.dirs(name);
+        fs::remove_dir_all(index_dir)?;
+        fs::remove_dir_all(data_dir)?;
+        Ok(())
+    }
+
+    /// RELOAD: re-reads a namespace from disk, in place.
+    pub fn reload(&self, ns: &Namespace) -> anyhow::Result<()> {
+        let mut st = ns.lock();
+        let (locked, frozen) = (st.locked, st.frozen);
+        st.files.close_all();
+        *st = self.load(&ns.name)?;
+        st.locked = locked;
+        st.frozen = frozen;
+        Ok(())
+    }
+
+    /// FLUSH: removes every key, file and history of a namespace.
+    pub fn flush(&self, ns: &Namespace) -> anyhow::Result<()> {
+        let mut st = ns.lock();
+        let mode = st.mode;
+        st.files.remove_all()?;
+        let (desc, locked, frozen) = (st.desc.clone(), st.locked, st.frozen);
+        let files = FileSet::new(st.files.index_dir.clone(), st.files.data_dir.clone());
+        *st = recovery::open(desc, files, self.opts.clone(), mode)?;
+        st.locked = locked;
+        st.frozen = frozen;
+        Ok(())
+    }
+
+    /// Persists a namespace's properties (after NSSET).
+    pub fn save_descriptor(&self, st: &NsState) -> io::Result<()> {
+        write_descriptor(&st.files.index_dir, &st.desc)
+    }
+
+    /// Makes everything written so far durable (shutdown).
+    pub fn sync_all(&self) {
+        for ns in self.all() {
+            if let Err(e) = ns.lock().sync_active() {
+                tracing::error!(namespace = %ns.name, "fdatasync failed: {e}");
+            }
+        }
+    }
+}
+
+/// A namespace name that is safe as a directory name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains('/') && !name.contains('\0')
+}
+
+/// Replaces the descriptor atomically (write a temporary file, rename).
+fn write_descriptor(index_dir: &Path, desc: &Descriptor) -> io::Result<()> {
+    let tmp = index_dir.join(format!("{DESCRIPTOR_FILE}.tmp"));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&desc.encode())?;
+    f.sync_all()?;
+    fs::rename(&tmp, index_dir.join(DESCRIPTOR_FILE))?;
+    File::open(index_dir)?.sync_all()
+}
+
+/// Takes the directory's `.lockfile` so that a second server fails fast.
+fn lock_dir(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join(".lockfile");
+    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a valid, owned file descriptor.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        bail!("an instance of zdb is already using {} (lock held on {})", dir.display(), path.display());
+    }
+    Ok(f)
+}

@@ -1,0 +1,655 @@
+//! One namespace: its key table in memory and the append-only write paths.
+//!
+//! Invariants kept here (and re-established by `recovery` at start-up):
+//! - Data is appended before the index entry that points at it, and an old
+//!   index entry is flagged superseded only after its successor is appended;
+//!   so a crash at any point leaves either the old or the new version, and
+//!   the data files alone are enough to rebuild the index.
+//! - Every payload handed to a client is checked against its data entry
+//!   (key, length) and its CRC first (see [`read_payload`]).
+//! - With `sync`, every file touched by a write is `fdatasync`ed before the
+//!   write returns, so nothing acknowledged can be lost.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::files::{FileSet, Kind};
+use crate::crc::crc32c;
+use crate::format::{
+    DataRecord, Descriptor, IndexLoc, IndexRecord, Mode, DATA_ENTRY_FIXED, FLAG_DELETED, INDEX_ENTRY_FIXED,
+    INDEX_FLAGS_AT, INDEX_HEADER_SIZE,
+};
+
+/// Options that every namespace of a server shares.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Data file size that triggers a rotation to the next file pair.
+    pub datasize: u64,
+    /// fdatasync every write before acknowledging it.
+    pub sync: bool,
+    /// fdatasync on a write when this many seconds passed since the last one.
+    pub synctime: u64,
+    /// The runtime mode forced by `--mode`, if any.
+    pub forced_mode: Option<Mode>,
+}
+
+/// Largest accepted payload, as in the original: exactly 8 MiB works.
+pub const MAX_PAYLOAD: usize = 8 * 1024 * 1024;
+
+/// Where a live key's current version is, in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub index: IndexLoc,
+    pub data_file: u32,
+    pub data_offset: u32,
+    pub length: u32,
+    pub crc: u32,
+    pub timestamp: u32,
+    /// Sequential mode only: the id is deleted or is a history copy.
+    pub deleted: bool,
+}
+
+/// The key table: user keys hash to their entry; sequential ids index a
+/// vector of slots (one per id ever allocated, like the index file).
+#[derive(Debug)]
+pub enum Keys {
+    User(HashMap<Box<[u8]>, Entry>),
+    Seq(Vec<Entry>),
+}
+
+/// Why a write was refused. `Display` is the exact text the original sends.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WriteError {
+    #[error("No space left on this namespace")]
+    NoSpace,
+    #[error("Namespace is protected by worm mode")]
+    Worm,
+    #[error("Cannot delete a key when namespace is in worm mode")]
+    WormDelete,
+    #[error("Key not found")]
+    KeyNotFound,
+    #[error("Invalid key, only update authorized")]
+    OnlyUpdate,
+    #[error("Cannot write data right now")]
+    Data,
+    #[error("Cannot write index right now")]
+    Index,
+}
+
+/// Why a payload could not be returned. Never wrong data.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("Internal Error")]
+    Io(#[from] io::Error),
+    #[error("Internal Error (data does not match the index)")]
+    Mismatch,
+    #[error("Internal Error (data checksum mismatch)")]
+    Checksum,
+}
+
+/// The result of a SET that was allowed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// Written; the key to reply with (the id in sequential mode).
+    Written(Vec<u8>),
+    /// Byte-identical to the current value: nothing written.
+    Unchanged,
+}
+
+/// Mutable state of a namespace, behind the namespace's lock.
+#[derive(Debug)]
+pub struct NsState {
+    pub desc: Descriptor,
+    /// Runtime only: read-only for everyone.
+    pub locked: bool,
+    /// Runtime only: no reads or writes.
+    pub frozen: bool,
+    pub mode: Mode,
+    pub opts: Arc<StoreOptions>,
+    pub files: FileSet,
+    pub keys: Keys,
+    /// Live keys.
+    pub entries: u64,
+    /// Sum of live payload lengths (what `maxsize` limits).
+    pub data_bytes: u64,
+    /// Accounting the original prints: 64 + key length per live key.
+    pub index_bytes: u64,
+    /// Offset of the last index entry appended (chained into `previous`).
+    pub last_index_offset: u32,
+    /// Offset of the last data entry appended (chained into `previous`).
+    pub last_data_offset: u32,
+    /// Index files modified in place since the last `INDEX DIRTY RESET`.
+    pub dirty: BTreeSet<u32>,
+    /// Whether anything was written since the last rotation.
+    pub written_since_jump: bool,
+    /// Unix time of the last fdatasync, for `--synctime`.
+    pub last_sync: u64,
+    scratch: Vec<u8>,
+}
+
+/// Index accounting per live key, as printed by NSINFO (`index_size_bytes`).
+const INDEX_ACCOUNTING: u64 = 64;
+
+impl NsState {
+    /// A namespace with no files loaded yet; `recovery::open` fills it.
+    pub fn empty(desc: Descriptor, mode: Mode, opts: Arc<StoreOptions>, files: FileSet) -> NsState {
+        let keys = match mode {
+            Mode::User => Keys::User(HashMap::new()),
+            Mode::Seq => Keys::Seq(Vec::new()),
+        };
+        NsState {
+            desc,
+            locked: false,
+            frozen: false,
+            mode,
+            opts,
+            files,
+            keys,
+            entries: 0,
+            data_bytes: 0,
+            index_bytes: 0,
+            last_index_offset: 0,
+            last_data_offset: 0,
+            dirty: BTreeSet::new(),
+            written_since_jump: false,
+            last_sync: crate::unix_now(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Next sequential id (the number of slots ever allocated).
+    pub fn next_id(&self) -> u64 {
+        match &self.keys {
+            Keys::Seq(slots) => slots.len() as u64,
+            Keys::User(_) => 0,
+        }
+    }
+
+    /// The live entry for `key`, if any.
+    pub fn lookup(&self, key: &[u8]) -> Option<Entry> {
+        match &self.keys {
+            Keys::User(map) => map.get(key).copied(),
+            Keys::Seq(slots) => {
+                let id = seq_id(key)?;
+                slots.get(usize::try_from(id).ok()?).copied().filter(|e| !e.deleted)
+            }
+        }
+    }
+
+    /// The handle to read `entry`'s payload from.
+    pub fn data_file(&mut self, file: u32) -> io::Result<Arc<File>> {
+        self.files.get(Kind::Data, file)
+    }
+
+    /// Whether nothing was ever written (allows a mode change).
+    pub fn is_fresh(&self) -> bool {
+        self.files.current == 0
+            && self.files.index_len <= INDEX_HEADER_SIZE as u64
+            && self.files.data_len <= crate::format::DATA_HEADER_SIZE as u64
+    }
+
+    /// NSSET mode: only while nothing was ever written.
+    pub fn change_mode(&mut self, mode: Mode) -> io::Result<()> {
+        let index = self.files.get(Kind::Index, 0)?;
+        index.write_all_at(&crate::format::index_header(0, mode), 0)?;
+        index.sync_data()?;
+        self.mode = mode;
+        self.keys = match mode {
+            Mode::User => Keys::User(HashMap::new()),
+            Mode::Seq => Keys::Seq(Vec::new()),
+        };
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- SET
+
+    /// SET: stores `value` under `key` (empty key in sequential mode: a new
+    /// id). `timestamp` overrides the stored time (admin replication).
+    pub fn set(&mut self, key: &[u8], value: &[u8], timestamp: Option<u32>) -> Result<SetOutcome, WriteError> {
+        let crc = crc32c(value);
+        let current = match self.mode {
+            Mode::User => self.lookup(key),
+            Mode::Seq if key.is_empty() => None,
+            Mode::Seq => self.lookup(key),
+        };
+        // Quota first, as the original does (even before key validation).
+        let replaced = current.map_or(0, |e| e.length as u64);
+        if self.desc.maxsize > 0
+            && self.data_bytes + value.len() as u64 - replaced.min(self.data_bytes) > self.desc.maxsize
+        {
+            return Err(WriteError::NoSpace);
+        }
+        if self.mode == Mode::Seq && !key.is_empty() && current.is_none() {
+            return Err(WriteError::OnlyUpdate);
+        }
+        if let Some(old) = current {
+            if self.desc.worm {
+                return Err(WriteError::Worm);
+            }
+            if old.length as usize == value.len() && old.crc == crc && self.payload_equals(&old, key, value) {
+                return Ok(SetOutcome::Unchanged);
+            }
+        }
+        let timestamp = timestamp.unwrap_or_else(|| crate::unix_now() as u32);
+        self.rotate_if_full(value.len() as u64)?;
+        match self.mode {
+            Mode::User => self.set_user(key, value, crc, timestamp, current),
+            Mode::Seq => self.set_seq(key, value, crc, timestamp, current),
+        }
+    }
+
+    fn payload_equals(&mut self, old: &Entry, key: &[u8], value: &[u8]) -> bool {
+        let Ok(file) = self.data_file(old.data_file) else { return false };
+        matches!(read_payload(&file, old, key), Ok(current) if current == value)
+    }
+
+    fn set_user(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        crc: u32,
+        ts: u32,
+        old: Option<Entry>,
+    ) -> Result<SetOutcome, WriteError> {
+        let rec = DataRecord {
+            key_len: key.len() as u8,
+            length: value.len() as u32,
+            previous: 0,
+            crc,
+            flags: 0,
+            timestamp: ts,
+        };
+        let data_offset = self.append_data(rec, key, value)?;
+        let entry = self.index_user_put(key, data_offset, rec, old).map_err(|_| {
+            self.undo_data_append(data_offset);
+            WriteError::Index
+        })?;
+        self.sync_if_needed();
+        let _ = entry;
+        Ok(SetOutcome::Written(key.to_vec()))
+    }
+
+    fn set_seq(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        crc: u32,
+        ts: u32,
+        old: Option<Entry>,
+    ) -> Result<SetOutcome, WriteError> {
+        let id = match old {
+            Some(_) => seq_id(key).expect("looked up"),
+            None => self.next_id(),
+        };
+        let id_bytes = id.to_le_bytes();
+        let rec = DataRecord { key_len: 8, length: value.len() as u32, previous: 0, crc, flags: 0, timestamp: ts };
+        let data_offset = self.append_data(rec, &id_bytes, value)?;
+        self.index_seq_put(id, self.files.current, data_offset, rec).map_err(|_| {
+            self.undo_data_append(data_offset);
+            WriteError::Index
+        })?;
+        self.sync_if_needed();
+        Ok(SetOutcome::Written(id_bytes.to_vec()))
+    }
+
+    // ---------------------------------------------------------------- DEL
+
+    /// DEL: appends a tombstone and flags the live index entry deleted.
+    pub fn del(&mut self, key: &[u8], timestamp: Option<u32>) -> Result<(), WriteError> {
+        let Some(old) = self.lookup(key) else { return Err(WriteError::KeyNotFound) };
+        if self.desc.worm {
+            return Err(WriteError::WormDelete);
+        }
+        let ts = timestamp.unwrap_or_else(|| crate::unix_now() as u32);
+        let stored_key = match self.mode {
+            Mode::User => key.to_vec(),
+            Mode::Seq => seq_id(key).expect("looked up").to_le_bytes().to_vec(),
+        };
+        self.rotate_if_full(0)?;
+        let rec = DataRecord {
+            key_len: stored_key.len() as u8,
+            length: 0,
+            previous: 0,
+            crc: 0,
+            flags: FLAG_DELETED,
+            timestamp: ts,
+        };
+        let at = self.append_data(rec, &stored_key, &[])?;
+        if self.index_delete(&stored_key, &old).is_err() {
+            self.undo_data_append(at);
+            return Err(WriteError::Index);
+        }
+        self.sync_if_needed();
+        Ok(())
+    }
+
+    // ------------------------------------------------- index maintenance
+    // These are shared by the live write paths and by recovery, which
+    // replays data entries through them to rebuild a lost index.
+
+    /// User mode: appends the index entry for a new version of `key` whose
+    /// data entry is at `data_offset` of the active file, then flags the
+    /// previous version superseded.
+    pub(crate) fn index_user_put(
+        &mut self,
+        key: &[u8],
+        data_offset: u32,
+        rec: DataRecord,
+        old: Option<Entry>,
+    ) -> io::Result<Entry> {
+        let parent = old.map_or(IndexLoc::NONE, |e| e.index);
+        let irec = IndexRecord {
+            key_len: key.len() as u8,
+            data_offset,
+            length: rec.length,
+            previous: self.last_index_offset,
+            flags: 0,
+            data_id: self.files.current,
+            timestamp: rec.timestamp,
+            crc: rec.crc,
+            parent_id: parent.file,
+            parent_offset: parent.offset,
+        };
+        let loc = self.append_index(&irec, key)?;
+        if let Some(old) = old {
+            self.flag_index(old.index)?;
+        }
+        let entry = Entry {
+            index: loc,
+            data_file: self.files.current,
+            data_offset,
+            length: rec.length,
+            crc: rec.crc,
+            timestamp: rec.timestamp,
+            deleted: false,
+        };
+        self.account_remove(old.as_ref(), key.len());
+        self.account_add(&entry, key.len());
+        if let Keys::User(map) = &mut self.keys {
+            match map.get_mut(key) {
+                Some(slot) => *slot = entry,
+                None => {
+                    map.insert(key.into(), entry);
+                }
+            }
+        }
+        Ok(entry)
+    }
+
+    /// Sequential mode: `id == next_id` appends a new slot; an existing id
+    /// first appends a copy of its current slot (flagged deleted, it keeps
+    /// the history and uses up one id), then rewrites the slot in place.
+    pub(crate) fn index_seq_put(
+        &mut self,
+        id: u64,
+        data_file: u32,
+        data_offset: u32,
+        rec: DataRecord,
+    ) -> io::Result<()> {
+        let mut irec = IndexRecord {
+            key_len: 8,
+            data_offset,
+            length: rec.length,
+            previous: self.last_index_offset,
+            flags: 0,
+            data_id: data_file,
+            timestamp: rec.timestamp,
+            crc: rec.crc,
+            parent_id: 0,
+            parent_offset: 0,
+        };
+        let id_bytes = id.to_le_bytes();
+        let next = self.next_id();
+        if id >= next {
+            // Ids lost with a damaged index are re-created as deleted slots,
+            // so that later ids keep their numbers.
+            for missing in next..id {
+                let hole =
+                    IndexRecord { flags: FLAG_DELETED, length: 0, crc: 0, previous: self.last_index_offset, ..irec };
+                let loc = self.append_index(&hole, &missing.to_le_bytes())?;
+                self.seq_slots().push(Entry {
+                    index: loc,
+                    data_file,
+                    data_offset,
+                    length: 0,
+                    crc: 0,
+                    timestamp: rec.timestamp,
+                    deleted: true,
+                });
+            }
+            irec.previous = self.last_index_offset;
+            let loc = self.append_index(&irec, &id_bytes)?;
+            let entry = Entry {
+                index: loc,
+                data_file,
+                data_offset,
+                length: rec.length,
+                crc: rec.crc,
+                timestamp: rec.timestamp,
+                deleted: false,
+            };
+            self.account_add(&entry, 8);
+            self.seq_slots().push(entry);
+            return Ok(());
+        }
+        let old = self.seq_slots()[id as usize];
+        // The copy: the old slot as it is on disk, flagged, appended.
+        let index_file = self.files.get(Kind::Index, old.index.file)?;
+        let mut raw = [0u8; INDEX_ENTRY_FIXED];
+        index_file.read_exact_at(&mut raw, old.index.offset as u64)?;
+        let old_rec = IndexRecord::decode(&raw);
+        let copy = IndexRecord { previous: self.last_index_offset, flags: FLAG_DELETED, ..old_rec };
+        let copy_loc = self.append_index(&copy, &id_bytes)?;
+        self.seq_slots().push(Entry { index: copy_loc, deleted: true, ..old });
+        // The slot itself now describes the new version.
+        irec.previous = old_rec.previous;
+        irec.parent_id = copy_loc.file;
+        irec.parent_offset = copy_loc.offset;
+        self.scratch.clear();
+        irec.encode(&id_bytes, &mut self.scratch);
+        index_file.write_all_at(&self.scratch, old.index.offset as u64)?;
+        self.dirty.insert(old.index.file);
+        let entry = Entry {
+            index: old.index,
+            data_file,
+            data_offset,
+            length: rec.length,
+            crc: rec.crc,
+            timestamp: rec.timestamp,
+            deleted: old.deleted,
+        };
+        if old.deleted {
+            // Recovery replaying an update of an id whose deletion came later.
+            self.seq_slots()[id as usize] = entry;
+            return Ok(());
+        }
+        self.account_remove(Some(&old), 8);
+        self.account_add(&entry, 8);
+        self.seq_slots()[id as usize] = entry;
+        Ok(())
+    }
+
+    /// Flags the live entry of `key` deleted on disk and drops it.
+    pub(crate) fn index_delete(&mut self, key: &[u8], old: &Entry) -> io::Result<()> {
+        self.flag_index(old.index)?;
+        self.account_remove(Some(old), key.len());
+        match &mut self.keys {
+            Keys::User(map) => {
+                map.remove(key);
+            }
+            Keys::Seq(slots) => {
+                if let Some(id) = seq_id(key) {
+                    slots[id as usize].deleted = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn seq_slots(&mut self) -> &mut Vec<Entry> {
+        match &mut self.keys {
+            Keys::Seq(slots) => slots,
+            Keys::User(_) => unreachable!("sequential operation on a user-key namespace"),
+        }
+    }
+
+    pub(crate) fn account_add(&mut self, e: &Entry, key_len: usize) {
+        self.entries += 1;
+        self.data_bytes += e.length as u64;
+        self.index_bytes += INDEX_ACCOUNTING + key_len as u64;
+    }
+
+    pub(crate) fn account_remove(&mut self, e: Option<&Entry>, key_len: usize) {
+        if let Some(e) = e {
+            self.entries = self.entries.saturating_sub(1);
+            self.data_bytes = self.data_bytes.saturating_sub(e.length as u64);
+            self.index_bytes = self.index_bytes.saturating_sub(INDEX_ACCOUNTING + key_len as u64);
+        }
+    }
+
+    // ------------------------------------------------------ file appends
+
+    /// Appends a data entry to the active data file; returns its offset.
+    fn append_data(&mut self, mut rec: DataRecord, key: &[u8], payload: &[u8]) -> Result<u32, WriteError> {
+        rec.previous = self.last_data_offset;
+        let file = self.files.get(Kind::Data, self.files.current).map_err(|_| WriteError::Data)?;
+        let at = self.files.data_len;
+        self.scratch.clear();
+        // Small entries go out in one write; big payloads are not copied.
+        let result = if payload.len() <= 64 * 1024 {
+            rec.encode(key, payload, &mut self.scratch);
+            file.write_all_at(&self.scratch, at)
+        } else {
+            rec.encode(key, &[], &mut self.scratch);
+            file.write_all_at(&self.scratch, at)
+                .and_then(|_| file.write_all_at(payload, at + self.scratch.len() as u64))
+        };
+        if self.scratch.capacity() > 1 << 20 {
+            self.scratch = Vec::new();
+        }
+        if let Err(e) = result {
+            tracing::error!(namespace = %self.desc.name, "data write failed: {e}");
+            let _ = file.set_len(at);
+            return Err(WriteError::Data);
+        }
+        self.files.data_len = at + rec.size();
+        self.last_data_offset = at as u32;
+        self.written_since_jump = true;
+        Ok(at as u32)
+    }
+
+    /// Takes back the data entry just appended at `at` (its index write failed).
+    fn undo_data_append(&mut self, at: u32) {
+        if let Ok(file) = self.files.get(Kind::Data, self.files.current) {
+            let _ = file.set_len(at as u64);
+            self.files.data_len = at as u64;
+        }
+    }
+
+    /// Appends an index entry to the active index file.
+    pub(crate) fn append_index(&mut self, rec: &IndexRecord, key: &[u8]) -> io::Result<IndexLoc> {
+        let file = self.files.get(Kind::Index, self.files.current)?;
+        let at = self.files.index_len;
+        self.scratch.clear();
+        rec.encode(key, &mut self.scratch);
+        if let Err(e) = file.write_all_at(&self.scratch, at) {
+            tracing::error!(namespace = %self.desc.name, "index write failed: {e}");
+            let _ = file.set_len(at);
+            return Err(e);
+        }
+        self.files.index_len = at + self.scratch.len() as u64;
+        self.last_index_offset = at as u32;
+        self.written_since_jump = true;
+        Ok(IndexLoc { file: self.files.current, offset: at as u32 })
+    }
+
+    /// Sets the deleted flag of the index entry at `loc`, in place.
+    pub(crate) fn flag_index(&mut self, loc: IndexLoc) -> io::Result<()> {
+        let file = self.files.get(Kind::Index, loc.file)?;
+        file.write_all_at(&[FLAG_DELETED], loc.offset as u64 + INDEX_FLAGS_AT)?;
+        self.dirty.insert(loc.file);
+        if self.opts.sync && loc.file != self.files.current {
+            file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------- rotation
+
+    fn rotate_if_full(&mut self, incoming: u64) -> Result<(), WriteError> {
+        if self.files.data_len + incoming > self.opts.datasize
+            && self.files.data_len > crate::format::DATA_HEADER_SIZE as u64
+        {
+            self.jump().map_err(|_| WriteError::Data)?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the next index/data file pair (NSJUMP, rotation).
+    pub fn jump(&mut self) -> io::Result<()> {
+        let (index, data) = self.files.active()?;
+        index.sync_data()?;
+        data.sync_data()?;
+        let next = self.files.current + 1;
+        self.files.create(Kind::Index, next, self.mode)?;
+        self.files.create(Kind::Data, next, self.mode)?;
+        self.files.current = next;
+        self.files.index_len = INDEX_HEADER_SIZE as u64;
+        self.files.data_len = crate::format::DATA_HEADER_SIZE as u64;
+        self.written_since_jump = false;
+        Ok(())
+    }
+
+    /// With `--sync` (or `--synctime` elapsed), makes the active files durable.
+    fn sync_if_needed(&mut self) {
+        let now = crate::unix_now();
+        let due =
+            self.opts.sync || (self.opts.synctime > 0 && now.saturating_sub(self.last_sync) >= self.opts.synctime);
+        if due {
+            if let Err(e) = self.sync_active() {
+                tracing::error!(namespace = %self.desc.name, "fdatasync failed: {e}");
+            }
+            self.last_sync = now;
+        }
+    }
+
+    /// fdatasync of the active pair (data first: the index points into it).
+    pub fn sync_active(&mut self) -> io::Result<()> {
+        let (index, data) = self.files.active()?;
+        data.sync_data()?;
+        index.sync_data()
+    }
+}
+
+/// Decodes an 8-byte little-endian sequential id.
+pub fn seq_id(key: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(key.try_into().ok()?))
+}
+
+/// Reads `entry`'s payload from `file` and proves it: the data entry must be
+/// the one the index describes (key, length, CRC) and the payload must match
+/// the CRC. `key` is what the data entry must carry (the 8-byte id in
+/// sequential mode).
+pub fn read_payload(file: &File, entry: &Entry, key: &[u8]) -> Result<Vec<u8>, ReadError> {
+    let fixed = DATA_ENTRY_FIXED + key.len();
+    let mut buf = vec![0u8; fixed + entry.length as usize];
+    file.read_exact_at(&mut buf, entry.data_offset as u64)?;
+    let rec = DataRecord::decode(&buf);
+    if rec.key_len as usize != key.len()
+        || rec.length != entry.length
+        || rec.crc != entry.crc
+        || &buf[DATA_ENTRY_FIXED..fixed] != key
+    {
+        return Err(ReadError::Mismatch);
+    }
+    if crc32c(&buf[fixed..]) != rec.crc {
+        return Err(ReadError::Checksum);
+    }
+    buf.drain(..fixed);
+    Ok(buf)
+}
