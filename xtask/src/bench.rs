@@ -66,7 +66,58 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     println!("(durable: zdb --sync vs redis-server appendonly yes + appendfsync always)");
+    memory_and_restart(&zdb, if quick { 250_000 } else { 1_000_000 })
+}
+
+/// Loads `keys` distinct 16-byte keys with 64-byte values, then reports
+/// RSS per key and how long a restart takes until PING answers.
+fn memory_and_restart(zdb: &Path, keys: u64) -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let s = Scenario { name: "load", tests: "set", pipeline: 16, requests: keys, durable: false };
+    let server = start(&Target::Zdb(zdb), &s, &dir)?;
+    // `-r` with a keyspace much larger than the request count gives (almost) distinct keys.
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-c", "50", "-P", "16", "-d", "64"])
+        .args(["-r", "1000000000000", "-n", &keys.to_string(), "-t", "set", "-q"])
+        .output()?;
+    if !out.status.success() {
+        bail!("loading keys failed");
+    }
+    let dbsize = cli(server.port, &["DBSIZE"])?.trim().parse::<u64>().unwrap_or(0);
+    let rss = rss_bytes(server.child.id())?;
+    drop(server);
+    let started = Instant::now();
+    let server = start(&Target::Zdb(zdb), &s, &dir)?;
+    wait_ready(server.port)?;
+    let restart = started.elapsed();
+    let rss_after = rss_bytes(server.child.id())?;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "{dbsize} keys (16 B keys, 64 B values): RSS {:.1} MB = {:.0} B/key; restart until PING {:.2} s (RSS after restart {:.1} MB)",
+        rss as f64 / 1e6,
+        rss as f64 / dbsize.max(1) as f64,
+        restart.as_secs_f64(),
+        rss_after as f64 / 1e6
+    );
     Ok(())
+}
+
+fn cli(port: u16, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &port.to_string()]).args(args).output()?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Resident set size of a process.
+fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .context("no VmRSS")?;
+    Ok(kb * 1024)
 }
 
 #[derive(Clone, Copy, Debug, Default)]

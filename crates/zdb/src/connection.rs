@@ -33,8 +33,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut Client,
     mut stream: S,
 ) -> std::io::Result<()> {
-    let mut input = BytesMut::with_capacity(16 * 1024);
-    let mut out = BytesMut::with_capacity(16 * 1024);
+    // Small to start with: thousands of idle clients must stay cheap.
+    let mut input = BytesMut::with_capacity(4 * 1024);
+    let mut out = BytesMut::new();
     let mut stop = shared.shutdown_signal();
     loop {
         // Run every complete request already buffered.
@@ -67,9 +68,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         flush(shared, &mut stream, &mut out).await?;
         if input.capacity() > KEEP_CAPACITY && input.is_empty() {
-            input = BytesMut::with_capacity(16 * 1024);
+            input = BytesMut::with_capacity(4 * 1024);
         }
-        if input.capacity() - input.len() < 4096 {
+        if input.capacity() - input.len() < 1024 {
             input.reserve(16 * 1024);
         }
         let n = tokio::select! {
@@ -91,7 +92,7 @@ async fn flush<S: AsyncWrite + Unpin>(shared: &Shared, stream: &mut S, out: &mut
     shared.stats.network_tx.fetch_add(out.len() as u64, Ordering::Relaxed);
     out.clear();
     if out.capacity() > KEEP_CAPACITY {
-        *out = BytesMut::with_capacity(16 * 1024);
+        *out = BytesMut::new();
     }
     Ok(())
 }

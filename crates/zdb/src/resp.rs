@@ -85,9 +85,10 @@ pub fn parse(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         }
         let end = data_at + len;
         if end + 2 > buf.len() {
-            // Make room once for the whole announced payload, so a big
-            // value is not re-allocated at every read.
-            buf.reserve(end + 2 - buf.len());
+            // Grow towards the announced payload a megabyte at a time: big
+            // values are not re-allocated at every read, and a client that
+            // announces 8 MiB and sends nothing does not get 8 MiB.
+            buf.reserve((end + 2 - buf.len()).min(1 << 20));
             return Ok(None);
         }
         if &buf[end..end + 2] != b"\r\n" {
@@ -250,5 +251,218 @@ mod tests {
             let r = parse(&mut buf).unwrap();
             assert_eq!(r.is_some(), i == input.len() - 1);
         }
+    }
+
+    // Property test: the invariants of the fuzz target
+    // (fuzz/fuzz_targets/parse_request.rs, keep the two in step) over a few
+    // thousand pseudo-random and mutated valid inputs, so that plain
+    // `cargo test` checks them too.
+
+    /// xorshift64: deterministic, no dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        fn one_in(&mut self, n: usize) -> bool {
+            self.below(n) == 0
+        }
+
+        /// A byte, mostly from the protocol's own alphabet.
+        fn byte(&mut self) -> u8 {
+            const ALPHABET: &[u8] = b"*$\r\n\r\n-0123456789:+ PINGSETk\0\xff";
+            if self.one_in(4) {
+                self.next() as u8
+            } else {
+                ALPHABET[self.below(ALPHABET.len())]
+            }
+        }
+    }
+
+    /// A well-formed pipeline, its last request sometimes incomplete.
+    fn valid_pipeline(rng: &mut Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            if rng.one_in(8) {
+                out.extend_from_slice(if rng.one_in(2) { b"*0\r\n" } else { b"*-1\r\n" });
+                continue;
+            }
+            let args = 1 + rng.below(4);
+            out.extend_from_slice(format!("*{args}\r\n").as_bytes());
+            for _ in 0..args {
+                let len = rng.below(12);
+                let zeros = if rng.one_in(10) { "0" } else { "" };
+                out.extend_from_slice(format!("${zeros}{len}\r\n").as_bytes());
+                for _ in 0..len {
+                    let b = rng.byte();
+                    out.push(b);
+                }
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        match rng.below(16) {
+            0 => out.extend_from_slice(b"*2\r\n$3\r\nSET\r\n$8388608\r\nvalue"),
+            1 => out.extend_from_slice(b"*1\r\n$8388609\r\n"),
+            2 => out.extend_from_slice(b"*1025\r\n"),
+            _ => {}
+        }
+        out
+    }
+
+    fn mutate(rng: &mut Rng, input: &mut Vec<u8>) {
+        for _ in 0..1 + rng.below(3) {
+            let at = rng.below(input.len() + 1);
+            match rng.below(6) {
+                0 if at < input.len() => input[at] ^= 1 << rng.below(8),
+                1 if at < input.len() => input[at] = rng.byte(),
+                2 if at < input.len() => {
+                    input.remove(at);
+                }
+                3 => input.truncate(at),
+                4 => {
+                    let end = (at + rng.below(16)).min(input.len());
+                    let copy = input[at..end].to_vec();
+                    let to = rng.below(input.len() + 1);
+                    input.splice(to..to, copy);
+                }
+                _ => {
+                    let b = rng.byte();
+                    input.insert(at, b);
+                }
+            }
+        }
+    }
+
+    type Outcome = Result<Vec<Bytes>, ProtocolError>;
+
+    /// Outcomes in order; the bytes left buffered unless a fatal error
+    /// closed the connection.
+    #[derive(Debug, PartialEq)]
+    struct Run {
+        outcomes: Vec<Outcome>,
+        left: Option<Vec<u8>>,
+    }
+
+    /// Drives `parse` over `chunks` like the connection loop, checking each
+    /// call against `mirror`, what the buffer must hold.
+    fn drive<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
+        let mut buf = BytesMut::new();
+        let mut mirror: Vec<u8> = Vec::new();
+        let mut start = 0;
+        let mut outcomes = Vec::new();
+        for chunk in chunks {
+            buf.put_slice(chunk);
+            mirror.extend_from_slice(chunk);
+            loop {
+                let before = buf.len();
+                let result = parse(&mut buf);
+                assert!(buf.len() <= before);
+                let consumed = before - buf.len();
+                let frame = &mirror[start..start + consumed];
+                match &result {
+                    Ok(None) => assert_eq!(consumed, 0, "Ok(None) consumed bytes"),
+                    Ok(Some(args)) => {
+                        assert!((1..=MAX_ARGS).contains(&args.len()));
+                        assert!(args.iter().all(|a| a.len() <= MAX_ARG_SIZE));
+                        assert!(args.iter().map(|a| a.len()).sum::<usize>() <= MAX_REQUEST_SIZE);
+                        let mut alone = BytesMut::from(frame);
+                        assert_eq!(parse(&mut alone), Ok(Some(args.clone())), "frame {frame:?}");
+                        assert!(alone.is_empty());
+                    }
+                    Err(ProtocolError::Empty) => {
+                        assert!(frame.len() >= 4 && frame[0] == b'*' && frame.ends_with(b"\r\n"), "{frame:?}");
+                        assert!(matches!(parse_int(&frame[1..frame.len() - 2]), Some(n) if n <= 0), "{frame:?}");
+                    }
+                    Err(e) => assert_eq!(consumed, 0, "{e:?} consumed bytes"),
+                }
+                start += consumed;
+                assert_eq!(&buf[..], &mirror[start..], "parse altered the buffered bytes");
+                match result {
+                    Ok(None) => break,
+                    Ok(Some(args)) => outcomes.push(Ok(args)),
+                    Err(e) if e.is_recoverable() => outcomes.push(Err(e)),
+                    Err(e) => {
+                        assert_eq!(parse(&mut buf), Err(e.clone()), "fatal error is not stable");
+                        outcomes.push(Err(e));
+                        return Run { outcomes, left: None };
+                    }
+                }
+            }
+        }
+        Run { outcomes, left: Some(mirror[start..].to_vec()) }
+    }
+
+    fn check_invariants(stream: &[u8], cuts: &[usize]) {
+        let whole = drive([stream]);
+        assert_eq!(drive(stream.chunks(1)), whole, "byte by byte, input {stream:?}");
+
+        let mut chunks = Vec::new();
+        let mut rest = stream;
+        for &len in cuts {
+            let (head, tail) = rest.split_at(len.min(rest.len()));
+            chunks.push(head);
+            rest = tail;
+        }
+        chunks.push(rest);
+        assert_eq!(drive(chunks), whole, "cut at {cuts:?}, input {stream:?}");
+
+        // Canonical re-encoding (`Empty` as `*0`) parses to the same outcomes.
+        let mut encoded = BytesMut::new();
+        let mut n = 0;
+        for o in &whole.outcomes {
+            match o {
+                Ok(args) => {
+                    reply::array(&mut encoded, args.len());
+                    args.iter().for_each(|a| reply::bulk(&mut encoded, a));
+                }
+                Err(ProtocolError::Empty) => encoded.put_slice(b"*0\r\n"),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        let again = drive([&encoded[..]]);
+        assert_eq!(again.outcomes, whole.outcomes[..n], "re-encoded, input {stream:?}");
+        assert_eq!(again.left, Some(Vec::new()));
+    }
+
+    #[test]
+    fn parser_invariants_hold_on_random_input() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Requests, then each error kind, in the order of `ProtocolError`.
+        let mut seen = [0usize; 6];
+        for i in 0..4000 {
+            let input = match i % 4 {
+                0 => (0..rng.below(48)).map(|_| rng.byte()).collect(),
+                1 => valid_pipeline(&mut rng),
+                _ => {
+                    let mut v = valid_pipeline(&mut rng);
+                    mutate(&mut rng, &mut v);
+                    v
+                }
+            };
+            let cuts: Vec<usize> = (0..rng.below(5)).map(|_| rng.below(24)).collect();
+            check_invariants(&input, &cuts);
+            for o in drive([&input[..]]).outcomes {
+                seen[match o {
+                    Ok(_) => 0,
+                    Err(ProtocolError::NotAnArray) => 1,
+                    Err(ProtocolError::Malformed) => 2,
+                    Err(ProtocolError::Empty) => 3,
+                    Err(ProtocolError::TooManyArgs) => 4,
+                    Err(ProtocolError::TooBig) => 5,
+                }] += 1;
+            }
+        }
+        // The generator does reach every outcome, requests most of all.
+        assert!(seen[0] > 3000 && seen.iter().all(|&n| n >= 20), "outcomes seen: {seen:?}");
     }
 }

@@ -98,6 +98,10 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
             st.desc.maxsize = maxsize; // in memory only, as the original
         }
     }
+    // Before anything is announced: a SIGTERM that arrives once a client
+    // could know we are up must get the clean shutdown, not the default
+    // action (exit without syncing).
+    let signals = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
     let (shutdown, _) = watch::channel(false);
     let shared = Arc::new(Shared {
         store,
@@ -134,7 +138,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         anyhow::bail!("the ready hook exited non-zero: not serving");
     }
 
-    let code = wait_for_shutdown(&shared).await?;
+    let code = wait_for_shutdown(&shared, signals).await?;
     tracing::info!("shutting down: syncing every namespace");
     tokio::task::block_in_place(|| {
         shared.store.sync_all();
@@ -156,9 +160,10 @@ fn announce(addr: &str) {
     tracing::info!("listening on {addr}");
 }
 
-async fn wait_for_shutdown(shared: &Shared) -> anyhow::Result<ExitCode> {
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
+async fn wait_for_shutdown(
+    shared: &Shared,
+    (mut term, mut int): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) -> anyhow::Result<ExitCode> {
     let mut stop = shared.shutdown_signal();
     Ok(tokio::select! {
         _ = term.recv() => ExitCode::from(128 + libc::SIGTERM as u8),

@@ -81,9 +81,13 @@ pub fn del(c: &mut Ctx) -> Action {
     Action::Continue
 }
 
+/// A live key found under the lock: its entry, the key as stored in the
+/// files, and the handle to read its payload from (outside the lock).
+type Found = (Entry, Vec<u8>, std::io::Result<Arc<File>>);
+
 /// The live entry of the key argument, after the shared checks; `Err`
 /// when a reply was already sent.
-fn find(c: &mut Ctx) -> Result<Option<(Entry, Vec<u8>, std::io::Result<Arc<File>>)>, ()> {
+fn find(c: &mut Ctx) -> Result<Option<Found>, ()> {
     if !c.exact_args(2) {
         return Err(());
     }

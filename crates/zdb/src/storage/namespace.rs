@@ -454,6 +454,9 @@ impl NsState {
         irec.encode(&id_bytes, &mut self.scratch);
         index_file.write_all_at(&self.scratch, old.index.offset as u64)?;
         self.dirty.insert(old.index.file);
+        if self.opts.sync && old.index.file != self.files.current {
+            index_file.sync_data()?;
+        }
         let entry = Entry {
             index: old.index,
             data_file,

@@ -51,7 +51,10 @@ struct DataPos {
 pub fn open(desc: Descriptor, files: FileSet, opts: Arc<StoreOptions>, new_mode: Mode) -> anyhow::Result<NsState> {
     let index_ids = files.list(Kind::Index)?;
     let data_ids = files.list(Kind::Data)?;
-    let mode = stored_mode(&files, &index_ids).or(opts.forced_mode).unwrap_or(new_mode);
+    let mode = stored_mode(&files, &index_ids)
+        .or(opts.forced_mode)
+        .or_else(|| guess_mode_from_data(&files, &data_ids, &desc.name))
+        .unwrap_or(new_mode);
     if let Some(forced) = opts.forced_mode {
         if forced != mode {
             bail!(
@@ -74,7 +77,7 @@ pub fn open(desc: Descriptor, files: FileSet, opts: Arc<StoreOptions>, new_mode:
     let data_max = data_ids.last().copied().unwrap_or(0);
     let name = st.desc.name.clone();
 
-    let mut loader = Loader { st, max_data: None, last_index: None, repairs: Vec::new() };
+    let mut loader = Loader { st, max_data: None, last_index: None, repairs: Vec::new(), restore: Vec::new() };
     let kept = loader.load_index(index_max).with_context(|| format!("namespace '{name}': loading the index"))?;
     loader.replay_data(data_max).with_context(|| format!("namespace '{name}': replaying the data files"))?;
     loader.finish(data_max.max(kept.unwrap_or(0)))
@@ -90,6 +93,42 @@ fn stored_mode(files: &FileSet, ids: &[u32]) -> Option<Mode> {
     })
 }
 
+/// With no readable index header (the index was lost) and no `--mode`, the
+/// mode is recorded nowhere else: sequential data is recognised by its ids.
+/// Every key is an 8-byte id, and ids are handed out in order: a stored
+/// value either carries the next id (a new one) or an earlier id (an update,
+/// which uses up one id for the history copy); a tombstone names an earlier
+/// id. Anything else (and an empty namespace) is left to the default.
+fn guess_mode_from_data(files: &FileSet, data_ids: &[u32], name: &str) -> Option<Mode> {
+    let mut next = 0u64;
+    for &id in data_ids {
+        let Ok(file) = File::open(files.path(Kind::Data, id)) else { continue };
+        let len = file.metadata().ok()?.len();
+        let mut off = DATA_HEADER_SIZE as u64;
+        let mut raw = [0u8; DATA_ENTRY_FIXED + 8];
+        while off + raw.len() as u64 <= len {
+            file.read_exact_at(&mut raw, off).ok()?;
+            let rec = DataRecord::decode(&raw);
+            if rec.key_len != 8 || !plausible_data(&rec, Mode::Seq) {
+                return None;
+            }
+            let key = seq_id(&raw[DATA_ENTRY_FIXED..]).expect("8 bytes");
+            let tombstone = rec.flags & FLAG_DELETED != 0;
+            match (tombstone, key.cmp(&next)) {
+                (true, std::cmp::Ordering::Less) => {}
+                (false, std::cmp::Ordering::Less | std::cmp::Ordering::Equal) => next += 1,
+                _ => return None,
+            }
+            off += rec.size();
+        }
+    }
+    if next == 0 {
+        return None;
+    }
+    tracing::warn!(namespace = %name, "no index header left: the data holds sequential ids, rebuilding in sequential mode");
+    Some(Mode::Seq)
+}
+
 struct Loader {
     st: NsState,
     /// The furthest data entry the kept index references.
@@ -98,6 +137,8 @@ struct Loader {
     last_index: Option<IndexLoc>,
     /// Live entries found superseded by a later one: flagged on disk at the end.
     repairs: Vec<IndexLoc>,
+    /// Versions superseded by a cut (torn) tail entry: live again.
+    restore: Vec<IndexLoc>,
 }
 
 /// How reading one index file ended.
@@ -130,6 +171,7 @@ impl Loader {
                     // The newest file: dropping its torn tail is all it takes.
                     tracing::warn!(namespace = %self.st.desc.name, file = id, offset = at, "cutting a torn index tail");
                     self.truncate_index(id, at)?;
+                    self.restore_parents(id, at)?;
                 }
                 (None, Parsed::Broken(at)) => return self.damaged(id, at, index_max),
                 (None, Parsed::Clean) => {}
@@ -196,13 +238,55 @@ impl Loader {
             let rec = IndexRecord::decode(&raw);
             let mut key = vec![0u8; rec.key_len as usize];
             file.read_exact_at(&mut key, off + INDEX_ENTRY_FIXED as u64)?;
-            if self.data_proves(self.data_file_of(&rec, id), &rec, &key) {
+            let data_file = self.data_file_of(&rec, id);
+            if !self.st.files.path(Kind::Data, data_file).exists() {
+                // A missing data file is not a torn write: keep the entries,
+                // so their keys read as errors instead of silently vanishing.
+                break;
+            }
+            if self.data_proves(data_file, &rec, &key) {
                 break;
             }
             cut = Some(off);
             offsets.pop();
+            let parent = IndexLoc { file: rec.parent_id, offset: rec.parent_offset };
+            if self.st.mode == Mode::User && !parent.is_none() {
+                self.restore.push(parent);
+            }
         }
         Ok(cut)
+    }
+
+    /// User mode: an update whose index entry was cut (its data never made
+    /// it) had already flagged the version it superseded; that version is
+    /// the key's current one again, as if the update never happened.
+    fn restore_parents(&mut self, cut_file: u32, cut_at: u64) -> anyhow::Result<()> {
+        for loc in std::mem::take(&mut self.restore) {
+            if loc.file > cut_file || (loc.file == cut_file && loc.offset as u64 >= cut_at) {
+                continue; // itself cut
+            }
+            let Ok(file) = self.st.files.get(Kind::Index, loc.file) else { continue };
+            let mut raw = [0u8; INDEX_ENTRY_FIXED];
+            if loc.offset < INDEX_HEADER_SIZE || file.read_exact_at(&mut raw, loc.offset as u64).is_err() {
+                continue;
+            }
+            let mut rec = IndexRecord::decode(&raw);
+            let mut key = vec![0u8; rec.key_len as usize];
+            if !plausible_index(&rec, self.st.mode)
+                || rec.flags & FLAG_DELETED == 0
+                || file.read_exact_at(&mut key, loc.offset as u64 + INDEX_ENTRY_FIXED as u64).is_err()
+                || self.st.lookup(&key).is_some()
+            {
+                continue;
+            }
+            tracing::warn!(namespace = %self.st.desc.name, file = loc.file, offset = loc.offset, "restoring the version a torn update had superseded");
+            file.write_all_at(&[0], loc.offset as u64 + format::INDEX_FLAGS_AT)?;
+            rec.flags = 0;
+            let last = self.last_index;
+            self.apply_index(loc, &rec, &key);
+            self.last_index = last;
+        }
+        Ok(())
     }
 
     fn data_file_of(&self, rec: &IndexRecord, index_file: u32) -> u32 {
@@ -274,11 +358,17 @@ impl Loader {
 
     /// Step 3 and 4: replays every data entry after the last indexed one.
     fn replay_data(&mut self, data_max: u32) -> anyhow::Result<()> {
-        let start = self.max_data.unwrap_or(DataPos { file: 0, end: DATA_HEADER_SIZE as u64, start: 0 });
+        let mut start = self.max_data.unwrap_or(DataPos { file: 0, end: DATA_HEADER_SIZE as u64, start: 0 });
         if let Some(last) = self.last_index {
             self.st.last_index_offset = last.offset;
         }
         self.st.last_data_offset = start.start;
+        if start.file == data_max && self.max_data.is_some() {
+            if let Some(previous) = self.cut_torn_referenced(&start)? {
+                start.end = start.start as u64;
+                self.st.last_data_offset = previous;
+            }
+        }
         let mut buf = Vec::new();
         for f in start.file..=data_max {
             let from = if f == start.file { start.end } else { DATA_HEADER_SIZE as u64 };
@@ -307,9 +397,106 @@ impl Loader {
                 if f == data_max {
                     tracing::warn!(namespace = %self.st.desc.name, file = f, offset = at, "cutting a torn data tail");
                     file.set_len(at)?;
+                    self.restore_seq_slots(f, at)?;
                 } else {
                     tracing::error!(namespace = %self.st.desc.name, file = f, offset = at, "unreadable data entry: rest of this file skipped");
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sequential mode rewrites slots in place, so the furthest data entry
+    /// the index references need not be at the index tail `tail_cut`
+    /// checked. When that entry is the torn last write of the newest data
+    /// file (incomplete, or failing its checksum at the very end), it is cut
+    /// and the slots pointing at it get their previous version back.
+    /// Returns the `previous` offset of the cut entry when it cut.
+    fn cut_torn_referenced(&mut self, at: &DataPos) -> anyhow::Result<Option<u32>> {
+        let file = match self.st.files.get(Kind::Data, at.file) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let len = file.metadata()?.len();
+        let start = at.start as u64;
+        if start < DATA_HEADER_SIZE as u64 || start >= len || at.end < len {
+            return Ok(None);
+        }
+        let mut raw = [0u8; DATA_ENTRY_FIXED];
+        let header = (start + DATA_ENTRY_FIXED as u64 <= len && file.read_exact_at(&mut raw, start).is_ok())
+            .then(|| DataRecord::decode(&raw));
+        if at.end == len {
+            // Complete: torn only if its payload fails its own checksum.
+            let Some(rec) = header else { return Ok(None) };
+            if rec.flags & FLAG_DELETED != 0 || start + rec.size() != len {
+                return Ok(None);
+            }
+            let mut payload = vec![0u8; rec.length as usize];
+            file.read_exact_at(&mut payload, start + DATA_ENTRY_FIXED as u64 + rec.key_len as u64)?;
+            if crc32c(&payload) == rec.crc {
+                return Ok(None);
+            }
+        }
+        tracing::warn!(namespace = %self.st.desc.name, file = at.file, offset = start, "cutting a torn data tail the index points at");
+        file.set_len(start)?;
+        self.restore_seq_slots(at.file, start)?;
+        Ok(Some(header.map_or(0, |rec| rec.previous)))
+    }
+
+    /// Sequential mode: an update rewrites its id's slot in place, so a slot
+    /// anywhere in the index can point into a data tail that was just cut.
+    /// Such a slot gets back the version its history copy (its parent)
+    /// preserved; a slot with no earlier version (a new id) is deleted.
+    fn restore_seq_slots(&mut self, data_file: u32, cut_at: u64) -> anyhow::Result<()> {
+        let Keys::Seq(slots) = &self.st.keys else { return Ok(()) };
+        let torn: Vec<(usize, Entry)> = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !e.deleted && e.data_file == data_file && e.data_offset as u64 >= cut_at)
+            .map(|(i, e)| (i, *e))
+            .collect();
+        for (id, entry) in torn {
+            let index = self.st.files.get(Kind::Index, entry.index.file)?;
+            let mut raw = [0u8; INDEX_ENTRY_FIXED];
+            index.read_exact_at(&mut raw, entry.index.offset as u64)?;
+            let slot = IndexRecord::decode(&raw);
+            let parent = IndexLoc { file: slot.parent_id, offset: slot.parent_offset };
+            let copy = (!parent.is_none())
+                .then(|| {
+                    let file = self.st.files.get(Kind::Index, parent.file).ok()?;
+                    file.read_exact_at(&mut raw, parent.offset as u64).ok()?;
+                    Some(IndexRecord::decode(&raw))
+                })
+                .flatten()
+                .filter(|copy| {
+                    plausible_index(copy, Mode::Seq)
+                        && (copy.data_id, copy.data_offset as u64) < (data_file, cut_at)
+                        && self.data_proves(copy.data_id, copy, &(id as u64).to_le_bytes())
+                });
+            let (restored, deleted) = match copy {
+                Some(copy) => (IndexRecord { previous: slot.previous, flags: slot.flags, ..copy }, false),
+                None => (IndexRecord { flags: slot.flags | FLAG_DELETED, ..slot }, true),
+            };
+            tracing::warn!(namespace = %self.st.desc.name, id, "id updated by a torn write: restoring its previous version");
+            let mut buf = Vec::with_capacity(restored.size() as usize);
+            restored.encode(&(id as u64).to_le_bytes(), &mut buf);
+            index.write_all_at(&buf, entry.index.offset as u64)?;
+            let now = Entry {
+                index: entry.index,
+                data_file: restored.data_id,
+                data_offset: restored.data_offset,
+                length: restored.length,
+                crc: restored.crc,
+                timestamp: restored.timestamp,
+                deleted,
+            };
+            self.st.account_remove(Some(&entry), 8);
+            if !deleted {
+                self.st.account_add(&now, 8);
+            }
+            if let Keys::Seq(slots) = &mut self.st.keys {
+                slots[id] = now;
             }
         }
         Ok(())
@@ -397,10 +584,12 @@ impl Loader {
             Err(e) if e.kind() == io::ErrorKind::NotFound => st.files.create(Kind::Index, current, st.mode)?,
             Err(e) => return Err(e.into()),
         };
+        let mut lost = false;
         let data = match st.files.get(Kind::Data, current) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 tracing::warn!(namespace = %st.desc.name, file = current, "active data file missing: recreated empty");
+                lost = true;
                 st.files.create(Kind::Data, current, st.mode)?
             }
             Err(e) => return Err(e.into()),
@@ -408,6 +597,11 @@ impl Loader {
         st.files.current = current;
         st.files.index_len = index.metadata()?.len();
         st.files.data_len = data.metadata()?.len();
+        if lost && st.files.index_len > INDEX_HEADER_SIZE as u64 {
+            // The index entries of this pair point into the lost file: new
+            // writes go to a fresh pair, never where those entries point.
+            st.jump()?;
+        }
         for loc in std::mem::take(&mut self.repairs) {
             if let Err(e) = st.flag_index(loc) {
                 tracing::warn!(namespace = %st.desc.name, "could not flag a superseded entry: {e}");
