@@ -272,8 +272,18 @@ impl NsState {
         let mut buf = vec![0u8; record.key_len as usize + record.length as usize];
         file.read_exact_at(&mut buf, offset + DATA_ENTRY_FIXED as u64)?;
         let payload = buf.split_off(record.key_len as usize);
-        if record.flags & FLAG_DELETED == 0 && !record.proves(&payload) {
-            return Err(WalkError::Read(ReadError::Checksum));
+        // An offset that is not an entry boundary decodes as garbage: it has
+        // unknown flags (only 1 deleted and 2 truncated exist), or is a
+        // "tombstone" with a payload or checksum, or fails its CRC. That is
+        // the original's "Invalid Request" for a bad offset. (A corrupt entry
+        // is refused the same way: its bytes are never handed out.)
+        let valid = if record.flags & FLAG_DELETED != 0 {
+            record.length == 0 && record.crc == 0
+        } else {
+            record.proves(&payload)
+        };
+        if record.flags & !0x03 != 0 || !valid {
+            return Err(WalkError::InvalidRequest);
         }
         Ok(RawEntry { key: buf, record, payload })
     }
