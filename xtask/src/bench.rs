@@ -35,7 +35,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let zdb = build_zdb()?;
     let scale = if quick { 4 } else { 1 };
     let scenarios = [
-        Scenario { name: "SET/GET -c 50 -P 1", tests: "set,get", pipeline: 1, requests: 400_000 / scale, durable: false },
+        Scenario {
+            name: "SET/GET -c 50 -P 1",
+            tests: "set,get",
+            pipeline: 1,
+            requests: 400_000 / scale,
+            durable: false,
+        },
         Scenario {
             name: "SET/GET -c 50 -P 16",
             tests: "set,get",
@@ -46,7 +52,10 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         Scenario { name: "SET durable -c 50 -P 1", tests: "set", pipeline: 1, requests: 40_000 / scale, durable: true },
     ];
     println!("redis-benchmark -c 50 -d 64 -r 1000000 (random keys), zdb {} vs redis-server", zdb.display());
-    println!("{:<28} {:>12} {:>12} {:>7} {:>11} {:>11}", "scenario", "zdb req/s", "redis req/s", "ratio", "zdb µs/req", "redis µs/req");
+    println!(
+        "{:<28} {:>12} {:>12} {:>7} {:>11} {:>11}",
+        "scenario", "zdb req/s", "redis req/s", "ratio", "zdb µs/req", "redis µs/req"
+    );
     for s in &scenarios {
         let ours = measure(&Target::Zdb(&zdb), s)?;
         let theirs = measure(&Target::Redis, s)?;
@@ -78,7 +87,7 @@ fn memory_and_restart(zdb: &Path, keys: u64) -> anyhow::Result<()> {
     // `-r` with a keyspace much larger than the request count gives (almost) distinct keys.
     let out = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-c", "50", "-P", "16", "-d", "64"])
-        .args(["-r", "1000000000000", "-n", &keys.to_string(), "-t", "set", "-q"])
+        .args(["-r", "100000000", "-n", &keys.to_string(), "-t", "set", "-q"])
         .output()?;
     if !out.status.success() {
         bail!("loading keys failed");

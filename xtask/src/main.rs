@@ -53,12 +53,14 @@ pub fn cargo() -> String {
 /// Installs the Debian packages whose binaries are missing (we run as root
 /// on CI and developer machines; elsewhere we say what to install).
 pub fn ensure_packages(packages: &[&str]) -> anyhow::Result<()> {
-    let binary = |p: &str| match p {
-        "redis-tools" => "redis-cli",
-        "redis-server" => "redis-server",
-        other => other,
-    }
-    .to_string();
+    let binary = |p: &str| {
+        match p {
+            "redis-tools" => "redis-cli",
+            "redis-server" => "redis-server",
+            other => other,
+        }
+        .to_string()
+    };
     let missing: Vec<&str> = packages.iter().copied().filter(|p| !on_path(&binary(p))).collect();
     if missing.is_empty() {
         return Ok(());

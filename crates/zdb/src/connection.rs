@@ -44,15 +44,15 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 Ok(Some(args)) => match commands::execute(shared, client, &args, &mut out) {
                     Action::Continue => {
                         if out.len() >= FLUSH_AT {
-                            flush(shared, &mut stream, &mut out).await?;
+                            flush(shared, client, &mut stream, &mut out).await?;
                         }
                     }
                     Action::Close => {
-                        flush(shared, &mut stream, &mut out).await?;
+                        flush(shared, client, &mut stream, &mut out).await?;
                         return Ok(());
                     }
                     Action::Wait(wait) => {
-                        flush(shared, &mut stream, &mut out).await?;
+                        flush(shared, client, &mut stream, &mut out).await?;
                         wait.run(&mut out).await;
                     }
                 },
@@ -60,13 +60,13 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 Err(e) => {
                     reply::error(&mut out, &e.to_string());
                     if !e.is_recoverable() {
-                        flush(shared, &mut stream, &mut out).await?;
+                        flush(shared, client, &mut stream, &mut out).await?;
                         return Ok(());
                     }
                 }
             }
         }
-        flush(shared, &mut stream, &mut out).await?;
+        flush(shared, client, &mut stream, &mut out).await?;
         if input.capacity() > KEEP_CAPACITY && input.is_empty() {
             input = BytesMut::with_capacity(4 * 1024);
         }
@@ -84,7 +84,16 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn flush<S: AsyncWrite + Unpin>(shared: &Shared, stream: &mut S, out: &mut BytesMut) -> std::io::Result<()> {
+/// Sends the pending replies, once the writes they acknowledge are durable
+/// (`--sync`). If they cannot be made durable, nothing is sent and the
+/// connection ends: the client sees no acknowledgement.
+async fn flush<S: AsyncWrite + Unpin>(
+    shared: &Shared,
+    client: &mut Client,
+    stream: &mut S,
+    out: &mut BytesMut,
+) -> std::io::Result<()> {
+    client.make_durable().await?;
     if out.is_empty() {
         return Ok(());
     }

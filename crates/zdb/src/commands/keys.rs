@@ -37,7 +37,10 @@ pub fn set(c: &mut Ctx) -> Action {
         return c.error("Invalid argument, key needed");
     }
     match st.set(key, value, timestamp) {
-        Ok(SetOutcome::Written(k)) => reply::bulk(c.out, &k),
+        Ok(SetOutcome::Written(k)) => {
+            c.client.wrote(&ns, &st);
+            reply::bulk(c.out, &k)
+        }
         Ok(SetOutcome::Unchanged) => reply::nil(c.out),
         Err(e) => reply::error(c.out, &e.to_string()),
     }
@@ -75,7 +78,10 @@ pub fn del(c: &mut Ctx) -> Action {
         return c.error(refusal);
     }
     match st.del(&c.args[1], timestamp) {
-        Ok(()) => reply::status(c.out, "OK"),
+        Ok(()) => {
+            c.client.wrote(&ns, &st);
+            reply::status(c.out, "OK")
+        }
         Err(e) => reply::error(c.out, &e.to_string()),
     }
     Action::Continue

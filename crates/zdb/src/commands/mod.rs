@@ -43,11 +43,40 @@ pub struct Client {
     pub admin: bool,
     /// The AUTH SECURE CHALLENGE nonce; consumed by its first use.
     pub nonce: Option<String>,
+    /// `--sync`: writes of the current batch that must be durable before
+    /// its replies go out (namespace, write number).
+    pub pending_sync: Vec<(Arc<Namespace>, u64)>,
 }
 
 impl Client {
     pub fn new(shared: &Shared) -> Client {
-        Client { ns: shared.store.default_ns(), writable: !shared.protect, admin: shared.admin.is_none(), nonce: None }
+        Client {
+            ns: shared.store.default_ns(),
+            writable: !shared.protect,
+            admin: shared.admin.is_none(),
+            nonce: None,
+            pending_sync: Vec::new(),
+        }
+    }
+
+    /// Holds this batch's replies until the write numbered `st.write_seq`
+    /// in `ns` is durable (only with `--sync`).
+    pub fn wrote(&mut self, ns: &Arc<Namespace>, st: &NsState) {
+        if !st.opts.sync {
+            return;
+        }
+        match self.pending_sync.iter_mut().find(|(n, _)| Arc::ptr_eq(n, ns)) {
+            Some((_, seq)) => *seq = (*seq).max(st.write_seq),
+            None => self.pending_sync.push((ns.clone(), st.write_seq)),
+        }
+    }
+
+    /// Waits until every write of the batch is on disk.
+    pub async fn make_durable(&mut self) -> std::io::Result<()> {
+        for (ns, seq) in std::mem::take(&mut self.pending_sync) {
+            ns.wait_durable(seq).await?;
+        }
+        Ok(())
     }
 }
 

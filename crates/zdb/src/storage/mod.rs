@@ -37,6 +37,20 @@ pub struct Namespace {
     events: broadcast::Sender<&'static str>,
     /// Clients in WAIT here; commands skip the broadcast when there are none.
     waiters: AtomicUsize,
+    /// `--sync` group commit: how far writes are durable.
+    durable: Mutex<Durable>,
+    /// Woken when a group commit ends.
+    synced: tokio::sync::Notify,
+}
+
+/// Group commit state: one client at a time runs the fdatasync (the
+/// leader); the others wait for it and find their writes covered.
+#[derive(Debug, Default)]
+struct Durable {
+    /// Every write numbered up to this is on disk.
+    seq: u64,
+    /// A leader is syncing right now.
+    syncing: bool,
 }
 
 /// A WAIT subscription; dropping it unregisters the waiter.
@@ -61,6 +75,8 @@ impl Namespace {
             gone: AtomicBool::new(false),
             events,
             waiters: AtomicUsize::new(0),
+            durable: Mutex::new(Durable::default()),
+            synced: tokio::sync::Notify::new(),
         }
     }
 
@@ -80,6 +96,59 @@ impl Namespace {
         if self.waiters.load(Ordering::Acquire) > 0 {
             let _ = self.events.send(command);
         }
+    }
+
+    /// Returns once write number `seq` (see `NsState::write_seq`) is on
+    /// disk. The first caller to find no sync running becomes the leader
+    /// and fdatasyncs every file written so far, covering all writes up to
+    /// that point; the others wait and re-check. An error means the writes
+    /// may not be durable: they must not be acknowledged.
+    pub async fn wait_durable(&self, seq: u64) -> io::Result<()> {
+        loop {
+            let notified = self.synced.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let lead = {
+                let mut d = self.durable.lock().unwrap_or_else(|p| p.into_inner());
+                if d.seq >= seq {
+                    return Ok(());
+                }
+                let lead = !d.syncing;
+                d.syncing = true;
+                lead
+            };
+            if lead {
+                let result = self.group_commit().await;
+                self.synced.notify_waiters();
+                result?;
+                continue;
+            }
+            notified.await;
+        }
+    }
+
+    async fn group_commit(&self) -> io::Result<()> {
+        let (files, target) = self.lock().take_unsynced();
+        let synced = tokio::task::spawn_blocking(move || {
+            let result = files.iter().try_for_each(|f| f.sync_data());
+            (files, result)
+        })
+        .await;
+        let outcome = match synced {
+            Ok((_, Ok(()))) => Ok(()),
+            Ok((files, Err(e))) => {
+                tracing::error!(namespace = %self.name, "fdatasync failed: {e}");
+                self.lock().return_unsynced(files);
+                Err(e)
+            }
+            Err(e) => Err(io::Error::other(e)),
+        };
+        let mut d = self.durable.lock().unwrap_or_else(|p| p.into_inner());
+        d.syncing = false;
+        if outcome.is_ok() {
+            d.seq = d.seq.max(target);
+        }
+        outcome
     }
 
     /// Starts watching the commands run here (WAIT).

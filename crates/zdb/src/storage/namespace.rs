@@ -7,8 +7,11 @@
 //!   the data files alone are enough to rebuild the index.
 //! - Every payload handed to a client is checked against its data entry
 //!   (key, length) and its CRC first (see [`read_payload`]).
-//! - With `sync`, every file touched by a write is `fdatasync`ed before the
-//!   write returns, so nothing acknowledged can be lost.
+//! - With `sync`, every write gets a sequence number and leaves its files
+//!   in `unsynced`; the connection holds the reply until
+//!   [`super::Namespace::wait_durable`] has fdatasynced past that number.
+//!   Concurrent writers share one fdatasync (group commit), and nothing is
+//!   acknowledged before it is on disk.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -129,6 +132,10 @@ pub struct NsState {
     pub written_since_jump: bool,
     /// Unix time of the last fdatasync, for `--synctime`.
     pub last_sync: u64,
+    /// `--sync`: number of the last write; replies wait until it is durable.
+    pub write_seq: u64,
+    /// `--sync`: files written since the last group commit took them.
+    unsynced: Vec<Arc<File>>,
     scratch: Vec<u8>,
 }
 
@@ -158,6 +165,8 @@ impl NsState {
             dirty: BTreeSet::new(),
             written_since_jump: false,
             last_sync: crate::unix_now(),
+            write_seq: 0,
+            unsynced: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -608,16 +617,42 @@ impl NsState {
         Ok(())
     }
 
-    /// With `--sync` (or `--synctime` elapsed), makes the active files durable.
+    /// After a write: with `--sync`, numbers it and remembers its files for
+    /// the next group commit; with `--synctime`, syncs when that much time
+    /// has passed.
     fn sync_if_needed(&mut self) {
+        if self.opts.sync {
+            self.write_seq += 1;
+            if let Ok((index, data)) = self.files.active() {
+                for f in [data, index] {
+                    if !self.unsynced.iter().any(|u| Arc::ptr_eq(u, &f)) {
+                        self.unsynced.push(f);
+                    }
+                }
+            }
+            return;
+        }
         let now = crate::unix_now();
-        let due =
-            self.opts.sync || (self.opts.synctime > 0 && now.saturating_sub(self.last_sync) >= self.opts.synctime);
-        if due {
+        if self.opts.synctime > 0 && now.saturating_sub(self.last_sync) >= self.opts.synctime {
             if let Err(e) = self.sync_active() {
                 tracing::error!(namespace = %self.desc.name, "fdatasync failed: {e}");
             }
             self.last_sync = now;
+        }
+    }
+
+    /// For a group commit: the files to sync and the write number that
+    /// will be durable once they are.
+    pub fn take_unsynced(&mut self) -> (Vec<Arc<File>>, u64) {
+        (std::mem::take(&mut self.unsynced), self.write_seq)
+    }
+
+    /// Puts files back after a failed fdatasync, so the next try covers them.
+    pub fn return_unsynced(&mut self, files: Vec<Arc<File>>) {
+        for f in files {
+            if !self.unsynced.iter().any(|u| Arc::ptr_eq(u, &f)) {
+                self.unsynced.push(f);
+            }
         }
     }
 
