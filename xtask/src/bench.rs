@@ -28,11 +28,15 @@ struct Scenario {
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     if args.first().map(String::as_str) != Some("zdb") {
-        bail!("usage: cargo xtask bench zdb [--quick]");
+        bail!("usage: cargo xtask bench zdb [--quick] [--memory]");
     }
     let quick = args.iter().any(|a| a == "--quick");
     ensure_packages(&["redis-tools", "redis-server"])?;
     let zdb = build_zdb()?;
+    let keys = if quick { 250_000 } else { 1_000_000 };
+    if args.iter().any(|a| a == "--memory") {
+        return memory_and_restart(&zdb, keys);
+    }
     let scale = if quick { 4 } else { 1 };
     let scenarios = [
         Scenario {
@@ -75,7 +79,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
     }
     println!("(durable: zdb --sync vs redis-server appendonly yes + appendfsync always)");
-    memory_and_restart(&zdb, if quick { 250_000 } else { 1_000_000 })
+    memory_and_restart(&zdb, keys)
 }
 
 /// Loads `keys` distinct 16-byte keys with 64-byte values, then reports
