@@ -60,7 +60,7 @@ pub fn kscan(c: &mut Ctx) -> Action {
             return c.error(refusal);
         }
         match &st.keys {
-            Keys::User(map) => map.keys().filter(|k| k.starts_with(&c.args[1])).map(|k| k.to_vec()).collect(),
+            Keys::User(map) => map.keys().filter(|k| k.starts_with(&c.args[1])).map(<[u8]>::to_vec).collect(),
             Keys::Seq(_) => return c.error("Index running mode doesn't support this feature"),
         }
     };

@@ -5,6 +5,7 @@
 //! side never touches files directly: it asks a namespace.
 
 pub mod files;
+pub mod keymap;
 pub mod namespace;
 pub mod recovery;
 pub mod scan;

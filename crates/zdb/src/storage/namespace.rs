@@ -19,9 +19,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use hashbrown::HashMap;
-
 use super::files::{FileSet, Kind};
+use super::keymap::KeyMap;
 use crate::crc::crc32c;
 use crate::format::{
     DataRecord, Descriptor, IndexLoc, IndexRecord, Mode, DATA_ENTRY_FIXED, FLAG_DELETED, INDEX_ENTRY_FIXED,
@@ -61,7 +60,7 @@ pub struct Entry {
 /// vector of slots (one per id ever allocated, like the index file).
 #[derive(Debug)]
 pub enum Keys {
-    User(HashMap<Box<[u8]>, Entry>),
+    User(KeyMap),
     Seq(Vec<Entry>),
 }
 
@@ -146,7 +145,7 @@ impl NsState {
     /// A namespace with no files loaded yet; `recovery::open` fills it.
     pub fn empty(desc: Descriptor, mode: Mode, opts: Arc<StoreOptions>, files: FileSet) -> NsState {
         let keys = match mode {
-            Mode::User => Keys::User(HashMap::new()),
+            Mode::User => Keys::User(KeyMap::new()),
             Mode::Seq => Keys::Seq(Vec::new()),
         };
         NsState {
@@ -182,7 +181,7 @@ impl NsState {
     /// The live entry for `key`, if any.
     pub fn lookup(&self, key: &[u8]) -> Option<Entry> {
         match &self.keys {
-            Keys::User(map) => map.get(key).copied(),
+            Keys::User(map) => map.get(key),
             Keys::Seq(slots) => {
                 let id = seq_id(key)?;
                 slots.get(usize::try_from(id).ok()?).copied().filter(|e| !e.deleted)
@@ -209,7 +208,7 @@ impl NsState {
         index.sync_data()?;
         self.mode = mode;
         self.keys = match mode {
-            Mode::User => Keys::User(HashMap::new()),
+            Mode::User => Keys::User(KeyMap::new()),
             Mode::Seq => Keys::Seq(Vec::new()),
         };
         Ok(())
@@ -380,12 +379,7 @@ impl NsState {
         self.account_remove(old.as_ref(), key.len());
         self.account_add(&entry, key.len());
         if let Keys::User(map) = &mut self.keys {
-            match map.get_mut(key) {
-                Some(slot) => *slot = entry,
-                None => {
-                    map.insert(key.into(), entry);
-                }
-            }
+            map.insert(key, entry);
         }
         Ok(entry)
     }

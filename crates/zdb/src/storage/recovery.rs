@@ -333,13 +333,7 @@ impl Loader {
         let st = &mut self.st;
         let previous = match &mut st.keys {
             Keys::User(map) if deleted => map.remove(key),
-            Keys::User(map) => match map.get_mut(key) {
-                Some(slot) => Some(std::mem::replace(slot, entry)),
-                None => {
-                    map.insert(key.into(), entry);
-                    None
-                }
-            },
+            Keys::User(map) => map.insert(key, entry),
             Keys::Seq(slots) => {
                 slots.push(entry);
                 None
