@@ -76,6 +76,11 @@ pub struct Config {
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub rotate: u64,
 
+    /// Event-loop threads (1: a single loop, like the original; more spreads
+    /// clients over cores).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub threads: usize,
+
     /// Debug logging.
     #[arg(long, short)]
     pub verbose: bool,
@@ -104,7 +109,7 @@ impl Config {
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
         "data", "index", "mode", "datasize", "listen", "port", "socket", "dualnet", "admin", "protect", "maxsize",
-        "hook", "sync", "synctime", "secure", "rotate", "verbose", "version", "help",
+        "hook", "sync", "synctime", "secure", "rotate", "threads", "verbose", "version", "help",
     ];
     args.into_iter()
         .map(|a| match a.strip_prefix('-') {

@@ -67,7 +67,12 @@ pub fn init_logging(verbose: bool) {
 
 /// Runs the server on a fresh tokio runtime until it stops.
 pub fn run_blocking(config: Config) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = match config.threads {
+        // One event loop, like the original and redis: no cross-thread
+        // wake-ups on the request path.
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
+        n => tokio::runtime::Builder::new_multi_thread().worker_threads(n.max(1)).enable_all().build()?,
+    };
     runtime.block_on(run(config))
 }
 
@@ -90,7 +95,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         synctime: config.synctime,
         forced_mode: config.mode.map(Mode::from),
     };
-    let store = tokio::task::block_in_place(|| Store::open(&config.index, &config.data, opts))?;
+    let store = Store::open(&config.index, &config.data, opts)?;
     {
         let default = store.default_ns();
         let mut st = default.lock();
@@ -140,10 +145,8 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     let code = wait_for_shutdown(&shared, signals).await?;
     tracing::info!("shutting down: syncing every namespace");
-    tokio::task::block_in_place(|| {
-        shared.store.sync_all();
-        let _ = shared.hooks.run_blocking("close", &[]);
-    });
+    shared.store.sync_all();
+    let _ = shared.hooks.run_blocking("close", &[]);
     if let Some(path) = &config.socket {
         let _ = std::fs::remove_file(path);
     }
