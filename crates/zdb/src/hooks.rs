@@ -42,6 +42,11 @@ impl Hooks {
         cmd
     }
 
+    /// Whether a hook program is configured.
+    pub fn enabled(&self) -> bool {
+        self.exe.is_some()
+    }
+
     /// Runs a hook and waits for it; `Ok(true)` when it exited 0 (or when
     /// no hook is configured).
     pub fn run_blocking(&self, name: &str, args: &[&str]) -> std::io::Result<bool> {

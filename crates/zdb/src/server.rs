@@ -40,7 +40,7 @@ pub struct Shared {
     pub boot_time: u64,
     pub started: Instant,
     pub instance_id: u32,
-    pub hooks: Hooks,
+    pub hooks: Arc<Hooks>,
     shutdown: watch::Sender<bool>,
 }
 
@@ -80,11 +80,30 @@ pub fn run_blocking(config: Config) -> anyhow::Result<ExitCode> {
 /// STOP, 128 + signal number after SIGINT/SIGTERM, as the original.
 pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
     config.validate()?;
-    let instance = match (&config.socket, config.dualnet) {
-        (Some(path), false) => format!("unix://{}", path.display()),
-        _ => format!("tcp://{}:{}", config.listen, config.port),
+    // Bind first: the hooks' instance id carries the real port (--port 0),
+    // and clients that connect early just wait in the backlog until ready.
+    let want_tcp = config.socket.is_none() || config.dualnet;
+    let tcp = match want_tcp {
+        true => Some(
+            TcpListener::bind((config.listen.as_str(), config.port))
+                .await
+                .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?,
+        ),
+        false => None,
     };
-    let hooks = Hooks::new(config.hook.clone(), instance);
+    let unix = match &config.socket {
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            Some(UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?)
+        }
+        None => None,
+    };
+    let instance = match (&tcp, &config.socket) {
+        (Some(l), _) => format!("tcp://{}", l.local_addr()?),
+        (None, Some(path)) => format!("unix://{}", path.display()),
+        (None, None) => unreachable!("TCP is used unless a socket is given"),
+    };
+    let hooks = Arc::new(Hooks::new(config.hook.clone(), instance));
     let (index, data) = (config.index.display().to_string(), config.data.display().to_string());
     if !hooks.run_blocking("namespaces-init", &[&index, &data])? {
         anyhow::bail!("the namespaces-init hook failed");
@@ -94,6 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         sync: config.sync,
         synctime: config.synctime,
         forced_mode: config.mode.map(Mode::from),
+        hooks: hooks.clone(),
     };
     let store = Store::open(&config.index, &config.data, opts)?;
     {
@@ -121,26 +141,19 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         shutdown,
     });
 
-    let want_tcp = config.socket.is_none() || config.dualnet;
-    if want_tcp {
-        let listener = TcpListener::bind((config.listen.as_str(), config.port))
-            .await
-            .with_context(|| format!("cannot listen on {}:{}", config.listen, config.port))?;
-        let addr = listener.local_addr()?;
-        announce(&format!("{addr}"));
+    if !shared.hooks.run_blocking("ready", &[])? {
+        anyhow::bail!("the ready hook exited non-zero: not serving");
+    }
+    if let Some(listener) = tcp {
+        announce(&format!("{}", listener.local_addr()?));
         tokio::spawn(accept_tcp(listener, shared.clone()));
     }
-    if let Some(path) = &config.socket {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    if let (Some(listener), Some(path)) = (unix, &config.socket) {
         announce(&format!("unix://{}", path.display()));
         tokio::spawn(accept_unix(listener, shared.clone()));
     }
     if config.rotate > 0 {
         tokio::spawn(rotate_periodically(shared.clone(), config.rotate));
-    }
-    if !shared.hooks.run_blocking("ready", &[])? {
-        anyhow::bail!("the ready hook exited non-zero: not serving");
     }
 
     let code = wait_for_shutdown(&shared, signals).await?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::format::{self, Mode};
+use crate::hooks::Hooks;
 
 /// Which of the two files of a pair.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +41,22 @@ pub struct FileSet {
     pub data_len: u64,
     index: Vec<Option<Arc<File>>>,
     data: Vec<Option<Arc<File>>>,
+    /// `missing-data`: asked to restore an offloaded data file.
+    hooks: Arc<Hooks>,
 }
 
 impl FileSet {
-    pub fn new(index_dir: PathBuf, data_dir: PathBuf) -> FileSet {
-        FileSet { index_dir, data_dir, current: 0, index_len: 0, data_len: 0, index: Vec::new(), data: Vec::new() }
+    pub fn new(index_dir: PathBuf, data_dir: PathBuf, hooks: Arc<Hooks>) -> FileSet {
+        FileSet {
+            index_dir,
+            data_dir,
+            current: 0,
+            index_len: 0,
+            data_len: 0,
+            index: Vec::new(),
+            data: Vec::new(),
+            hooks,
+        }
     }
 
     pub fn path(&self, kind: Kind, id: u32) -> PathBuf {
@@ -96,8 +108,20 @@ impl FileSet {
         if let Some(f) = slot {
             return Ok(f.clone());
         }
-        let f = Arc::new(OpenOptions::new().read(true).write(true).open(path)?);
-        *slot = Some(f.clone());
+        let open = || OpenOptions::new().read(true).write(true).open(&path);
+        let f = match open() {
+            // An offloaded data file: the missing-data hook may bring it
+            // back (exit 0 means "restored, open it again").
+            Err(e) if e.kind() == io::ErrorKind::NotFound && kind == Kind::Data && self.hooks.enabled() => {
+                match self.hooks.run_blocking("missing-data", &[&path.display().to_string()]) {
+                    Ok(true) => open()?,
+                    _ => return Err(e),
+                }
+            }
+            other => other?,
+        };
+        let f = Arc::new(f);
+        *self.slot(kind, id) = Some(f.clone());
         Ok(f)
     }
 

@@ -232,7 +232,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        let files = FileSet::new(index_dir, data_dir);
+        let files = FileSet::new(index_dir, data_dir, self.opts.hooks.clone());
         recovery::open(desc, files, self.opts.clone(), Mode::User)
     }
 
@@ -302,7 +302,7 @@ impl Store {
         let mode = st.mode;
         st.files.remove_all()?;
         let (desc, locked, frozen) = (st.desc.clone(), st.locked, st.frozen);
-        let files = FileSet::new(st.files.index_dir.clone(), st.files.data_dir.clone());
+        let files = FileSet::new(st.files.index_dir.clone(), st.files.data_dir.clone(), self.opts.hooks.clone());
         *st = recovery::open(desc, files, self.opts.clone(), mode)?;
         st.locked = locked;
         st.frozen = frozen;

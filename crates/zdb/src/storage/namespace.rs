@@ -38,6 +38,8 @@ pub struct StoreOptions {
     pub synctime: u64,
     /// The runtime mode forced by `--mode`, if any.
     pub forced_mode: Option<Mode>,
+    /// `--hook`: jump-index, jump-data and missing-data run from here.
+    pub hooks: Arc<crate::hooks::Hooks>,
 }
 
 /// Largest accepted payload, as in the original: exactly 8 MiB works.
@@ -604,11 +606,31 @@ impl NsState {
         let next = self.files.current + 1;
         self.files.create(Kind::Index, next, self.mode)?;
         self.files.create(Kind::Data, next, self.mode)?;
+        let previous = self.files.current;
         self.files.current = next;
         self.files.index_len = INDEX_HEADER_SIZE as u64;
         self.files.data_len = crate::format::DATA_HEADER_SIZE as u64;
         self.written_since_jump = false;
+        self.run_jump_hooks(previous, next);
         Ok(())
+    }
+
+    /// The original's rotation hooks: `jump-index old new "dirty ids"`
+    /// (waited for; exit 0 means the dirty files were saved, so the list is
+    /// reset) and `jump-data old new` (in the background: the old data file
+    /// is now immutable and can be offloaded).
+    fn run_jump_hooks(&mut self, previous: u32, next: u32) {
+        let path = |kind, id| self.files.path(kind, id).display().to_string();
+        let (old_index, new_index) = (path(Kind::Index, previous), path(Kind::Index, next));
+        let (old_data, new_data) = (path(Kind::Data, previous), path(Kind::Data, next));
+        let dirty = self.dirty.iter().map(u32::to_string).collect::<Vec<_>>().join(" ");
+        let hooks = self.opts.hooks.clone();
+        match hooks.run_blocking("jump-index", &[&old_index, &new_index, &dirty]) {
+            Ok(true) if hooks.enabled() => self.dirty.clear(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(namespace = %self.desc.name, "jump-index hook failed: {e}"),
+        }
+        hooks.spawn("jump-data", &[&old_data, &new_data]);
     }
 
     /// After a write: with `--sync`, numbers it and remembers its files for
