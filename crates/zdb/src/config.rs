@@ -81,6 +81,10 @@ pub struct Config {
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub threads: usize,
 
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9901), at /metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
+
     /// Debug logging.
     #[arg(long, short)]
     pub verbose: bool,
@@ -109,7 +113,7 @@ impl Config {
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
         "data", "index", "mode", "datasize", "listen", "port", "socket", "dualnet", "admin", "protect", "maxsize",
-        "hook", "sync", "synctime", "secure", "rotate", "threads", "verbose", "version", "help",
+        "hook", "sync", "synctime", "secure", "rotate", "threads", "metrics", "verbose", "version", "help",
     ];
     args.into_iter()
         .map(|a| match a.strip_prefix('-') {

@@ -24,8 +24,10 @@ const KEEP_CAPACITY: usize = 256 * 1024;
 /// server stops. I/O errors just end the connection.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, stream: S) {
     shared.stats.clients_lifetime.fetch_add(1, Ordering::Relaxed);
+    shared.stats.clients_connected.fetch_add(1, Ordering::Relaxed);
     let mut client = Client::new(&shared);
     let _ = run(&shared, &mut client, stream).await;
+    shared.stats.clients_connected.fetch_sub(1, Ordering::Relaxed);
 }
 
 async fn run<S: AsyncRead + AsyncWrite + Unpin>(

@@ -15,6 +15,7 @@ pub mod connection;
 pub mod crc;
 pub mod format;
 pub mod hooks;
+pub mod metrics;
 pub mod resp;
 pub mod server;
 pub mod storage;

@@ -27,6 +27,8 @@ pub struct Stats {
     pub clients_lifetime: AtomicU64,
     pub network_rx: AtomicU64,
     pub network_tx: AtomicU64,
+    pub clients_connected: AtomicU64,
+    pub per_command: crate::metrics::CommandMetrics,
 }
 
 /// Everything the connections share.
@@ -143,6 +145,12 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     if !shared.hooks.run_blocking("ready", &[])? {
         anyhow::bail!("the ready hook exited non-zero: not serving");
+    }
+    if let Some(addr) = &config.metrics {
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot serve metrics on {addr}"))?;
+        let bound = listener.local_addr()?;
+        println!("zdb metrics on http://{bound}/metrics");
+        tokio::spawn(crate::metrics::serve(listener, shared.clone()));
     }
     if let Some(listener) = tcp {
         announce(&format!("{}", listener.local_addr()?));

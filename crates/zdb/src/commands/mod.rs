@@ -145,13 +145,18 @@ pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut B
         return Action::Close;
     }
     let name = if args[0].is_empty() { &b"*"[..] } else { &args[0][..] };
-    let Some(cmd) = lookup(name) else {
+    let Some(index) = COMMANDS.iter().position(|c| c.name.as_bytes().eq_ignore_ascii_case(name)) else {
         shared.stats.commands_failed.fetch_add(1, Ordering::Relaxed);
         reply::error(out, "Command not supported");
         return Action::Continue;
     };
+    let cmd = &COMMANDS[index];
     shared.stats.commands.fetch_add(1, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let reply_at = out.len();
     let action = (cmd.run)(&mut Ctx { shared, client, args, out });
+    let failed = out.get(reply_at) == Some(&b'-');
+    shared.stats.per_command.record(index, started.elapsed(), failed);
     if !matches!(action, Action::Wait(_)) {
         client.ns.notify(cmd.name);
     }

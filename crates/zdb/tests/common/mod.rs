@@ -70,6 +70,8 @@ fn copy_tree(from: &Path, to: &Path) {
 pub struct Server {
     child: Option<Child>,
     pub port: u16,
+    /// Lines zdb printed on stdout up to its "listening" line.
+    pub announced: Vec<String>,
 }
 
 impl Server {
@@ -94,9 +96,11 @@ impl Server {
             .expect("spawn zdb");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut announced = Vec::new();
         let port = loop {
             match lines.next() {
                 Some(Ok(line)) => {
+                    announced.push(line.clone());
                     if let Some(addr) = line.strip_prefix("zdb listening on ") {
                         if let Some(port) = addr.rsplit(':').next().and_then(|p| p.parse().ok()) {
                             break port;
@@ -118,7 +122,7 @@ impl Server {
                 eprintln!("[zdb] {line}");
             }
         });
-        Ok(Server { child: Some(child), port })
+        Ok(Server { child: Some(child), port, announced })
     }
 
     pub fn url(&self) -> String {
