@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::{read_refusal, write_refusal, Action, Ctx};
 use crate::format::Mode;
 use crate::resp::{parse_int, reply};
-use crate::storage::namespace::read_payload;
+use crate::storage::namespace::{read_payload, Payload};
 use crate::storage::{Entry, ReadError, SetOutcome};
 
 /// Longest user key.
@@ -114,7 +114,7 @@ fn find(c: &mut Ctx) -> Result<Option<Found>, ()> {
 }
 
 /// Reads and proves a payload, outside the namespace lock.
-fn load(entry: &Entry, key: &[u8], file: std::io::Result<Arc<File>>) -> Result<Vec<u8>, ReadError> {
+fn load(entry: &Entry, key: &[u8], file: std::io::Result<Arc<File>>) -> Result<Payload, ReadError> {
     let file = file?;
     read_payload(&file, entry, key)
 }

@@ -255,7 +255,7 @@ impl NsState {
 
     fn payload_equals(&mut self, old: &Entry, key: &[u8], value: &[u8]) -> bool {
         let Ok(file) = self.data_file(old.data_file) else { return false };
-        matches!(read_payload(&file, old, key), Ok(current) if current == value)
+        matches!(read_payload(&file, old, key), Ok(current) if *current == *value)
     }
 
     fn set_user(
@@ -689,7 +689,7 @@ pub fn seq_id(key: &[u8]) -> Option<u64> {
 /// the one the index describes (key, length, CRC) and the payload must match
 /// the CRC. `key` is what the data entry must carry (the 8-byte id in
 /// sequential mode).
-pub fn read_payload(file: &File, entry: &Entry, key: &[u8]) -> Result<Vec<u8>, ReadError> {
+pub fn read_payload(file: &File, entry: &Entry, key: &[u8]) -> Result<Payload, ReadError> {
     let fixed = DATA_ENTRY_FIXED + key.len();
     let mut buf = vec![0u8; fixed + entry.length as usize];
     file.read_exact_at(&mut buf, entry.data_offset as u64)?;
@@ -704,6 +704,20 @@ pub fn read_payload(file: &File, entry: &Entry, key: &[u8]) -> Result<Vec<u8>, R
     if crc32c(&buf[fixed..]) != rec.crc {
         return Err(ReadError::Checksum);
     }
-    buf.drain(..fixed);
-    Ok(buf)
+    Ok(Payload { buf, start: fixed })
+}
+
+/// A proven payload. It keeps the data entry it was read with (one read,
+/// no copy to strip the header) and derefs to the payload bytes.
+#[derive(Debug)]
+pub struct Payload {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl std::ops::Deref for Payload {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
 }

@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use super::files::Kind;
-use super::namespace::{read_payload, seq_id, Entry, NsState, ReadError};
+use super::namespace::{read_payload, seq_id, Entry, NsState, Payload, ReadError};
 use crate::format::{
     DataRecord, IndexLoc, IndexRecord, Mode, ScanCursor, DATA_ENTRY_FIXED, DATA_HEADER_SIZE, FLAG_DELETED,
     INDEX_ENTRY_FIXED, INDEX_HEADER_SIZE,
@@ -63,7 +63,7 @@ pub struct Version {
     /// Where the previous version's index entry is, if there is one.
     pub parent: Option<IndexLoc>,
     pub timestamp: u32,
-    pub payload: Vec<u8>,
+    pub payload: Payload,
 }
 
 /// A data entry as DATA RAW returns it.
