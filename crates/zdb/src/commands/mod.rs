@@ -43,8 +43,9 @@ pub struct Client {
     pub admin: bool,
     /// The AUTH SECURE CHALLENGE nonce; consumed by its first use.
     pub nonce: Option<String>,
-    /// `--sync`: writes of the current batch that must be durable before
-    /// its replies go out (namespace, write number).
+    /// Namespaces written by the current batch: their buffered writes go
+    /// out (and with `--sync`, reach the disk, up to this write number)
+    /// before the batch's replies do.
     pub pending_sync: Vec<(Arc<Namespace>, u64)>,
 }
 
@@ -59,22 +60,27 @@ impl Client {
         }
     }
 
-    /// Holds this batch's replies until the write numbered `st.write_seq`
-    /// in `ns` is durable (only with `--sync`).
+    /// Holds this batch's replies until the writes made in `ns` are
+    /// written (and with `--sync`, durable up to `st.write_seq`).
     pub fn wrote(&mut self, ns: &Arc<Namespace>, st: &NsState) {
-        if !st.opts.sync {
-            return;
-        }
         match self.pending_sync.iter_mut().find(|(n, _)| Arc::ptr_eq(n, ns)) {
             Some((_, seq)) => *seq = (*seq).max(st.write_seq),
             None => self.pending_sync.push((ns.clone(), st.write_seq)),
         }
     }
 
-    /// Waits until every write of the batch is on disk.
+    /// Writes out the batch's buffered writes, and with `--sync` waits
+    /// until they are on disk. An error means they must not be acknowledged.
     pub async fn make_durable(&mut self) -> std::io::Result<()> {
         for (ns, seq) in std::mem::take(&mut self.pending_sync) {
-            ns.wait_durable(seq).await?;
+            let sync = {
+                let mut st = ns.lock();
+                st.flush()?;
+                st.opts.sync
+            };
+            if sync {
+                ns.wait_durable(seq).await?;
+            }
         }
         Ok(())
     }

@@ -35,10 +35,22 @@ pub struct FileSet {
     pub data_dir: PathBuf,
     /// Id of the active pair.
     pub current: u32,
-    /// Length of the active index file: where the next entry goes.
+    /// Length of the active index file: where the next entry goes
+    /// (buffered bytes included).
     pub index_len: u64,
-    /// Length of the active data file: where the next entry goes.
+    /// Length of the active data file: where the next entry goes
+    /// (buffered bytes included).
     pub data_len: u64,
+    /// Appends to the active pair not written yet: the tail of the file
+    /// from `len - pending.len()`. Written by [`FileSet::flush`], which
+    /// runs before any reply acknowledges them and before anything reads
+    /// the files (see `NsState::flush`).
+    index_pending: Vec<u8>,
+    data_pending: Vec<u8>,
+    /// In-place index updates (flags, sequential slots) of bytes already
+    /// written, held until the buffered appends are written: a successor
+    /// must be on disk before the flag that retires its predecessor.
+    deferred: Vec<(u32, u64, Vec<u8>)>,
     index: Vec<Option<Arc<File>>>,
     data: Vec<Option<Arc<File>>>,
     /// `missing-data`: asked to restore an offloaded data file.
@@ -55,6 +67,9 @@ impl FileSet {
             data_len: 0,
             index: Vec::new(),
             data: Vec::new(),
+            index_pending: Vec::new(),
+            data_pending: Vec::new(),
+            deferred: Vec::new(),
             hooks,
         }
     }
@@ -136,6 +151,108 @@ impl FileSet {
         let f = Arc::new(f);
         *self.slot(kind, id) = Some(f.clone());
         Ok(f)
+    }
+
+    /// Buffers `bytes` at the end of the active file of `kind`; returns
+    /// their offset.
+    pub fn append(&mut self, kind: Kind, bytes: &[u8]) -> u64 {
+        let (len, pending) = match kind {
+            Kind::Index => (&mut self.index_len, &mut self.index_pending),
+            Kind::Data => (&mut self.data_len, &mut self.data_pending),
+        };
+        let at = *len;
+        pending.extend_from_slice(bytes);
+        *len += bytes.len() as u64;
+        at
+    }
+
+    /// Bytes buffered and not yet written.
+    pub fn pending(&self) -> usize {
+        self.index_pending.len() + self.data_pending.len() + self.deferred.len()
+    }
+
+    /// Drops buffered bytes from `at` on (an append that must not happen).
+    pub fn unappend(&mut self, kind: Kind, at: u64) {
+        let (len, pending) = match kind {
+            Kind::Index => (&mut self.index_len, &mut self.index_pending),
+            Kind::Data => (&mut self.data_len, &mut self.data_pending),
+        };
+        let start = *len - pending.len() as u64;
+        if at >= start {
+            pending.truncate((at - start) as usize);
+            *len = at;
+        }
+    }
+
+    /// Writes the buffered appends: data first, since index entries point
+    /// into it, then the deferred in-place updates. On error the buffers are
+    /// dropped and the files cut back to what was written before; the
+    /// caller must not acknowledge anything.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.flush_appends()?;
+        for (id, offset, bytes) in std::mem::take(&mut self.deferred) {
+            self.get(Kind::Index, id)?.write_all_at(&bytes, offset)?;
+        }
+        Ok(())
+    }
+
+    fn flush_appends(&mut self) -> io::Result<()> {
+        for kind in [Kind::Data, Kind::Index] {
+            let (len, pending) = match kind {
+                Kind::Index => (self.index_len, std::mem::take(&mut self.index_pending)),
+                Kind::Data => (self.data_len, std::mem::take(&mut self.data_pending)),
+            };
+            if pending.is_empty() {
+                continue;
+            }
+            let start = len - pending.len() as u64;
+            let file = self.get(kind, self.current)?;
+            if let Err(e) = file.write_all_at(&pending, start) {
+                let _ = file.set_len(start);
+                match kind {
+                    Kind::Index => self.index_len = start,
+                    Kind::Data => self.data_len = start,
+                }
+                if kind == Kind::Data {
+                    self.index_len -= self.index_pending.len() as u64;
+                    self.index_pending.clear();
+                }
+                self.deferred.clear();
+                return Err(e);
+            }
+            // Keep a modest buffer for the next batch, give big ones back.
+            let mut pending = pending;
+            if pending.capacity() <= 1 << 20 {
+                pending.clear();
+                match kind {
+                    Kind::Index => self.index_pending = pending,
+                    Kind::Data => self.data_pending = pending,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Overwrites bytes of an index entry in place (flags, a sequential
+    /// slot), in the buffer when they have not been written yet.
+    pub fn write_index_at(&mut self, id: u32, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        if id == self.current {
+            let start = self.index_len - self.index_pending.len() as u64;
+            if offset >= start {
+                let at = (offset - start) as usize;
+                self.index_pending[at..at + bytes.len()].copy_from_slice(bytes);
+                return Ok(());
+            }
+            if offset + bytes.len() as u64 > start {
+                self.flush()?;
+            }
+        }
+        if self.index_pending.is_empty() && self.data_pending.is_empty() {
+            self.get(Kind::Index, id)?.write_all_at(bytes, offset)
+        } else {
+            self.deferred.push((id, offset, bytes.to_vec()));
+            Ok(())
+        }
     }
 
     /// Forgets every handle (before files are removed or reloaded).

@@ -129,7 +129,14 @@ impl Namespace {
     }
 
     async fn group_commit(&self) -> io::Result<()> {
-        let (files, target) = self.lock().take_unsynced();
+        let taken = self.lock().take_unsynced();
+        let (files, target) = match taken {
+            Ok(taken) => taken,
+            Err(e) => {
+                self.durable.lock().unwrap_or_else(|p| p.into_inner()).syncing = false;
+                return Err(e);
+            }
+        };
         let synced = tokio::task::spawn_blocking(move || {
             let result = files.iter().try_for_each(|f| f.sync_data());
             (files, result)
@@ -289,6 +296,7 @@ impl Store {
     pub fn reload(&self, ns: &Namespace) -> anyhow::Result<()> {
         let mut st = ns.lock();
         let (locked, frozen) = (st.locked, st.frozen);
+        let _ = st.flush();
         st.files.close_all();
         *st = self.load(&ns.name)?;
         st.locked = locked;

@@ -137,6 +137,8 @@ pub struct NsState {
     pub write_seq: u64,
     /// `--sync`: files written since the last group commit took them.
     unsynced: Vec<Arc<File>>,
+    /// A buffered write could not be written: refuse writes until RELOAD.
+    pub poisoned: bool,
     scratch: Vec<u8>,
 }
 
@@ -168,6 +170,7 @@ impl NsState {
             last_sync: crate::unix_now(),
             write_seq: 0,
             unsynced: Vec::new(),
+            poisoned: false,
             scratch: Vec::new(),
         }
     }
@@ -191,8 +194,9 @@ impl NsState {
         }
     }
 
-    /// The handle to read `entry`'s payload from.
+    /// The handle to read a payload from (buffered writes go out first).
     pub fn data_file(&mut self, file: u32) -> io::Result<Arc<File>> {
+        self.flush()?;
         self.files.get(Kind::Data, file)
     }
 
@@ -444,6 +448,7 @@ impl NsState {
         }
         let old = self.seq_slots()[id as usize];
         // The copy: the old slot as it is on disk, flagged, appended.
+        self.flush()?;
         let index_file = self.files.get(Kind::Index, old.index.file)?;
         let mut raw = [0u8; INDEX_ENTRY_FIXED];
         index_file.read_exact_at(&mut raw, old.index.offset as u64)?;
@@ -457,11 +462,11 @@ impl NsState {
         irec.parent_offset = copy_loc.offset;
         self.scratch.clear();
         irec.encode(&id_bytes, &mut self.scratch);
-        index_file.write_all_at(&self.scratch, old.index.offset as u64)?;
+        let slot_bytes = std::mem::take(&mut self.scratch);
+        self.files.write_index_at(old.index.file, old.index.offset as u64, &slot_bytes)?;
+        self.scratch = slot_bytes;
         self.dirty.insert(old.index.file);
-        if self.opts.sync && old.index.file != self.files.current {
-            index_file.sync_data()?;
-        }
+        self.needs_sync(old.index.file)?;
         let entry = Entry {
             index: old.index,
             data_file,
@@ -523,29 +528,36 @@ impl NsState {
     // ------------------------------------------------------ file appends
 
     /// Appends a data entry to the active data file; returns its offset.
+    /// Small entries are buffered until the end of the client's batch
+    /// ([`NsState::flush`]); big payloads are written at once, uncopied.
     fn append_data(&mut self, mut rec: DataRecord, key: &[u8], payload: &[u8]) -> Result<u32, WriteError> {
+        if self.poisoned {
+            return Err(WriteError::Data);
+        }
         rec.previous = self.last_data_offset;
-        let file = self.files.get(Kind::Data, self.files.current).map_err(|_| WriteError::Data)?;
-        let at = self.files.data_len;
         self.scratch.clear();
-        // Small entries go out in one write; big payloads are not copied.
-        let result = if payload.len() <= 64 * 1024 {
+        let at = if payload.len() <= 64 * 1024 {
             rec.encode(key, payload, &mut self.scratch);
-            file.write_all_at(&self.scratch, at)
+            self.files.append(Kind::Data, &self.scratch)
         } else {
+            self.flush().map_err(|_| WriteError::Data)?;
+            let file = self.files.get(Kind::Data, self.files.current).map_err(|_| WriteError::Data)?;
+            let at = self.files.data_len;
             rec.encode(key, &[], &mut self.scratch);
-            file.write_all_at(&self.scratch, at)
-                .and_then(|_| file.write_all_at(payload, at + self.scratch.len() as u64))
+            let result = file
+                .write_all_at(&self.scratch, at)
+                .and_then(|_| file.write_all_at(payload, at + self.scratch.len() as u64));
+            if let Err(e) = result {
+                tracing::error!(namespace = %self.desc.name, "data write failed: {e}");
+                let _ = file.set_len(at);
+                return Err(WriteError::Data);
+            }
+            self.files.data_len = at + rec.size();
+            at
         };
         if self.scratch.capacity() > 1 << 20 {
             self.scratch = Vec::new();
         }
-        if let Err(e) = result {
-            tracing::error!(namespace = %self.desc.name, "data write failed: {e}");
-            let _ = file.set_len(at);
-            return Err(WriteError::Data);
-        }
-        self.files.data_len = at + rec.size();
         self.last_data_offset = at as u32;
         self.written_since_jump = true;
         Ok(at as u32)
@@ -553,36 +565,61 @@ impl NsState {
 
     /// Takes back the data entry just appended at `at` (its index write failed).
     fn undo_data_append(&mut self, at: u32) {
-        if let Ok(file) = self.files.get(Kind::Data, self.files.current) {
-            let _ = file.set_len(at as u64);
-            self.files.data_len = at as u64;
+        let before = self.files.data_len;
+        self.files.unappend(Kind::Data, at as u64);
+        if self.files.data_len == before {
+            // It was written directly (a big payload): cut the file.
+            if let Ok(file) = self.files.get(Kind::Data, self.files.current) {
+                let _ = file.set_len(at as u64);
+                self.files.data_len = at as u64;
+            }
         }
     }
 
-    /// Appends an index entry to the active index file.
+    /// Appends an index entry to the active index file (buffered).
     pub(crate) fn append_index(&mut self, rec: &IndexRecord, key: &[u8]) -> io::Result<IndexLoc> {
-        let file = self.files.get(Kind::Index, self.files.current)?;
-        let at = self.files.index_len;
         self.scratch.clear();
         rec.encode(key, &mut self.scratch);
-        if let Err(e) = file.write_all_at(&self.scratch, at) {
-            tracing::error!(namespace = %self.desc.name, "index write failed: {e}");
-            let _ = file.set_len(at);
-            return Err(e);
-        }
-        self.files.index_len = at + self.scratch.len() as u64;
+        let at = self.files.append(Kind::Index, &self.scratch);
         self.last_index_offset = at as u32;
         self.written_since_jump = true;
+        if self.files.pending() > 256 * 1024 {
+            self.flush()?;
+        }
         Ok(IndexLoc { file: self.files.current, offset: at as u32 })
+    }
+
+    /// Writes the buffered appends (end of a client's batch, before any
+    /// read of the files). A failure poisons the namespace: what was
+    /// buffered is lost, so nothing more is acknowledged until RELOAD.
+    pub fn flush(&mut self) -> io::Result<()> {
+        if self.poisoned {
+            return Err(io::Error::other("namespace writes failed earlier: RELOAD it"));
+        }
+        if self.files.pending() == 0 {
+            return Ok(());
+        }
+        self.files.flush().inspect_err(|e| {
+            tracing::error!(namespace = %self.desc.name, "write failed, namespace poisoned until RELOAD: {e}");
+            self.poisoned = true;
+        })
     }
 
     /// Sets the deleted flag of the index entry at `loc`, in place.
     pub(crate) fn flag_index(&mut self, loc: IndexLoc) -> io::Result<()> {
-        let file = self.files.get(Kind::Index, loc.file)?;
-        file.write_all_at(&[FLAG_DELETED], loc.offset as u64 + INDEX_FLAGS_AT)?;
+        self.files.write_index_at(loc.file, loc.offset as u64 + INDEX_FLAGS_AT, &[FLAG_DELETED])?;
         self.dirty.insert(loc.file);
-        if self.opts.sync && loc.file != self.files.current {
-            file.sync_data()?;
+        self.needs_sync(loc.file)
+    }
+
+    /// With `--sync`, an older index file written in place joins the next
+    /// group commit.
+    fn needs_sync(&mut self, index_file: u32) -> io::Result<()> {
+        if self.opts.sync && index_file != self.files.current {
+            let f = self.files.get(Kind::Index, index_file)?;
+            if !self.unsynced.iter().any(|u| Arc::ptr_eq(u, &f)) {
+                self.unsynced.push(f);
+            }
         }
         Ok(())
     }
@@ -600,6 +637,7 @@ impl NsState {
 
     /// Moves to the next index/data file pair (NSJUMP, rotation).
     pub fn jump(&mut self) -> io::Result<()> {
+        self.flush()?;
         let (index, data) = self.files.active()?;
         index.sync_data()?;
         data.sync_data()?;
@@ -659,8 +697,9 @@ impl NsState {
 
     /// For a group commit: the files to sync and the write number that
     /// will be durable once they are.
-    pub fn take_unsynced(&mut self) -> (Vec<Arc<File>>, u64) {
-        (std::mem::take(&mut self.unsynced), self.write_seq)
+    pub fn take_unsynced(&mut self) -> io::Result<(Vec<Arc<File>>, u64)> {
+        self.flush()?;
+        Ok((std::mem::take(&mut self.unsynced), self.write_seq))
     }
 
     /// Puts files back after a failed fdatasync, so the next try covers them.
@@ -674,6 +713,7 @@ impl NsState {
 
     /// fdatasync of the active pair (data first: the index points into it).
     pub fn sync_active(&mut self) -> io::Result<()> {
+        self.flush()?;
         let (index, data) = self.files.active()?;
         data.sync_data()?;
         index.sync_data()

@@ -387,6 +387,7 @@ impl Loader {
                 continue;
             }
             let cut = self.replay_data_file(f, &file, from, len, &mut buf)?;
+            self.st.flush()?;
             if let Some(at) = cut {
                 if f == data_max {
                     tracing::warn!(namespace = %self.st.desc.name, file = f, offset = at, "cutting a torn data tail");
@@ -498,6 +499,7 @@ impl Loader {
 
     /// Makes index file `f` the one replayed entries are appended to.
     fn activate_index(&mut self, f: u32) -> io::Result<()> {
+        self.st.flush()?;
         let index = match self.st.files.get(Kind::Index, f) {
             Ok(index) => index,
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.st.files.create(Kind::Index, f, self.st.mode)?,
@@ -573,6 +575,7 @@ impl Loader {
     /// Settles the active file pair and applies pending repairs.
     fn finish(mut self, current: u32) -> anyhow::Result<NsState> {
         let st = &mut self.st;
+        st.flush()?;
         let index = match st.files.get(Kind::Index, current) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => st.files.create(Kind::Index, current, st.mode)?,

@@ -87,6 +87,7 @@ impl NsState {
     /// Reads the index entry at `loc` (and its key), checking it lies
     /// inside the file.
     pub fn read_index_entry(&mut self, loc: IndexLoc) -> Result<(IndexRecord, Vec<u8>), WalkError> {
+        self.flush()?; // buffered appends first: these read the files
         if loc.file > self.files.current || loc.offset < INDEX_HEADER_SIZE {
             return Err(WalkError::BadLocation);
         }
@@ -113,6 +114,7 @@ impl NsState {
     /// SCAN: live entries in index order after `cursor` (from the start
     /// without one). Returns the cursor of the last entry and the entries.
     pub fn scan(&mut self, cursor: Option<&[u8]>) -> Result<(ScanCursor, Vec<ScanItem>), WalkError> {
+        self.flush()?; // buffered appends first: these read the files
         let (mut file_id, mut offset) = match cursor {
             Some(raw) => self.after_cursor(raw)?,
             None => (0, INDEX_HEADER_SIZE as u64),
@@ -154,6 +156,7 @@ impl NsState {
 
     /// RSCAN: like SCAN, walking from the newest entry backwards.
     pub fn rscan(&mut self, cursor: Option<&[u8]>) -> Result<(ScanCursor, Vec<ScanItem>), WalkError> {
+        self.flush()?; // buffered appends first: these read the files
         let (mut file_id, mut before) = match cursor {
             Some(raw) => {
                 let c = ScanCursor::decode(raw).ok_or(WalkError::BadCursor)?;
@@ -203,6 +206,7 @@ impl NsState {
     /// HISTORY: the current version of `key` (no cursor), or the version
     /// whose index entry the cursor names.
     pub fn history(&mut self, key: &[u8], cursor: Option<&[u8]>) -> Result<Version, WalkError> {
+        self.flush()?; // buffered appends first: these read the files
         let live = self.lookup(key).ok_or(WalkError::KeyNotFound)?;
         let stored_key = self.stored_key(key);
         let loc = match cursor {
@@ -251,6 +255,7 @@ impl NsState {
     /// DATA RAW: the data entry at `offset` of data file `file_id`,
     /// tombstones included (so deletes can be replicated).
     pub fn data_raw(&mut self, file_id: u32, offset: u64) -> Result<RawEntry, WalkError> {
+        self.flush()?; // buffered appends first: these read the files
         if file_id > self.files.current {
             return Err(WalkError::InvalidRequest);
         }
