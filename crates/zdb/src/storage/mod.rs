@@ -359,3 +359,53 @@ fn lock_dir(dir: &Path) -> anyhow::Result<File> {
     }
     Ok(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{IndexRecord, INDEX_ENTRY_FIXED, INDEX_HEADER_SIZE};
+
+    fn store(dir: &Path) -> Store {
+        let opts = StoreOptions {
+            datasize: 256 << 20,
+            sync: false,
+            synctime: 0,
+            forced_mode: None,
+            hooks: Arc::new(crate::hooks::Hooks::default()),
+        };
+        Store::open(&dir.join("index"), &dir.join("data"), opts).unwrap()
+    }
+
+    /// Flags byte of the first index entry of default/i0, as on disk.
+    fn first_entry_flags(dir: &Path) -> u8 {
+        let bytes = fs::read(dir.join("index/default/i0")).unwrap();
+        let at = INDEX_HEADER_SIZE as usize;
+        IndexRecord::decode(&bytes[at..at + INDEX_ENTRY_FIXED]).flags
+    }
+
+    #[test]
+    fn a_superseded_entry_is_flagged_only_after_its_successor_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = store(tmp.path());
+        let ns = store.default_ns();
+        let mut st = ns.lock();
+        st.set(b"k", b"v1", None).unwrap();
+        st.flush().unwrap();
+        st.set(b"k", b"v2", None).unwrap();
+        // The new version is still buffered: the old one must stay live on
+        // disk, or a crash now would leave neither.
+        assert_eq!(first_entry_flags(tmp.path()), 0);
+        let index_len = fs::metadata(tmp.path().join("index/default/i0")).unwrap().len();
+        assert_eq!(index_len, INDEX_HEADER_SIZE as u64 + INDEX_ENTRY_FIXED as u64 + 1);
+        st.flush().unwrap();
+        assert_eq!(first_entry_flags(tmp.path()), crate::format::FLAG_DELETED);
+        drop(st);
+        drop(store);
+        let store = self::tests::store(tmp.path());
+        let ns = store.default_ns();
+        let mut st = ns.lock();
+        let entry = st.lookup(b"k").unwrap();
+        let file = st.data_file(entry.data_file).unwrap();
+        assert_eq!(&*namespace::read_payload(&file, &entry, b"k").unwrap(), b"v2");
+    }
+}
