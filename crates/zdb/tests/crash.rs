@@ -11,8 +11,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,130 +19,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use common::raw::{bulk, is_error, pattern, Reply, Resp};
 use common::{Dirs, Server};
-
-// ------------------------------------------------------------- RESP client
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Reply>>),
-}
-
-fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
-    let mut line = Vec::new();
-    r.read_until(b'\n', &mut line)?;
-    if !line.ends_with(b"\r\n") {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    line.truncate(line.len() - 2);
-    let (kind, rest) = line.split_first().expect("empty reply line");
-    let text = String::from_utf8_lossy(rest).into_owned();
-    Ok(match kind {
-        b'+' => Reply::Status(text),
-        b'-' => Reply::Error(text),
-        b':' => Reply::Int(text.parse().expect("integer reply")),
-        b'$' => {
-            let n: i64 = text.parse().expect("bulk length");
-            if n < 0 {
-                Reply::Bulk(None)
-            } else {
-                let mut buf = vec![0u8; n as usize + 2];
-                r.read_exact(&mut buf)?;
-                buf.truncate(n as usize);
-                Reply::Bulk(Some(buf))
-            }
-        }
-        b'*' => {
-            let n: i64 = text.parse().expect("array length");
-            if n < 0 {
-                Reply::Array(None)
-            } else {
-                let mut items = Vec::new();
-                for _ in 0..n {
-                    items.push(read_reply(r)?);
-                }
-                Reply::Array(Some(items))
-            }
-        }
-        other => panic!("unexpected reply type byte {other:#x}"),
-    })
-}
-
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-struct Resp {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Resp {
-    fn connect(port: u16) -> Resp {
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-        Resp { r: BufReader::new(s.try_clone().unwrap()), w: s }
-    }
-
-    fn new(server: &Server) -> Resp {
-        Resp::connect(server.port)
-    }
-
-    /// One command; `Err` when the connection broke (server killed).
-    fn try_cmd(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
-        self.w.write_all(&encode(args))?;
-        read_reply(&mut self.r)
-    }
-
-    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        self.try_cmd(args).expect("server connection")
-    }
-
-    fn ok(&mut self, args: &[&[u8]]) {
-        assert_eq!(self.cmd(args), Reply::Status("OK".into()), "{:?}", String::from_utf8_lossy(args[0]));
-    }
-
-    fn set(&mut self, key: &[u8], value: &[u8]) {
-        assert_eq!(self.cmd(&[b"SET", key, value]), bulk(key), "SET {:?}", String::from_utf8_lossy(key));
-    }
-
-    fn get(&mut self, key: &[u8]) -> Reply {
-        self.cmd(&[b"GET", key])
-    }
-}
-
-fn bulk(b: &[u8]) -> Reply {
-    Reply::Bulk(Some(b.to_vec()))
-}
-
-fn is_error(r: &Reply) -> bool {
-    matches!(r, Reply::Error(_))
-}
-
-/// Deterministic pseudo-random bytes.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// A small xorshift generator for the writers' choices.
 struct Rng(u64);

@@ -6,135 +6,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::raw::{bulk, encode, pattern, Reply, Resp};
 use common::{raw_exchange, Dirs, Server};
 
 // ------------------------------------------------------------------ helpers
-
-/// One RESP2 reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Reply {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Option<Vec<Reply>>),
-}
-
-fn read_line(r: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
-    let mut line = Vec::new();
-    r.read_until(b'\n', &mut line)?;
-    if line.is_empty() {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed"));
-    }
-    assert!(line.ends_with(b"\r\n"), "reply line not terminated by CRLF: {:?}", String::from_utf8_lossy(&line));
-    line.truncate(line.len() - 2);
-    Ok(line)
-}
-
-fn read_reply(r: &mut impl BufRead) -> std::io::Result<Reply> {
-    let line = read_line(r)?;
-    let (kind, rest) = line.split_first().expect("empty reply line");
-    let text = String::from_utf8_lossy(rest).into_owned();
-    Ok(match kind {
-        b'+' => Reply::Status(text),
-        b'-' => Reply::Error(text),
-        b':' => Reply::Int(text.parse().expect("integer reply")),
-        b'$' => {
-            let n: i64 = text.parse().expect("bulk length");
-            if n < 0 {
-                Reply::Bulk(None)
-            } else {
-                let mut buf = vec![0u8; n as usize + 2];
-                r.read_exact(&mut buf)?;
-                assert_eq!(&buf[n as usize..], b"\r\n", "bulk not followed by CRLF");
-                buf.truncate(n as usize);
-                Reply::Bulk(Some(buf))
-            }
-        }
-        b'*' => {
-            let n: i64 = text.parse().expect("array length");
-            if n < 0 {
-                Reply::Array(None)
-            } else {
-                let mut items = Vec::with_capacity(n as usize);
-                for _ in 0..n {
-                    items.push(read_reply(r)?);
-                }
-                Reply::Array(Some(items))
-            }
-        }
-        other => panic!("unexpected reply type byte {other:#x}"),
-    })
-}
-
-/// Encodes one request as a RESP array of bulk strings.
-fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// A minimal client speaking raw RESP over one socket.
-struct Resp {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Resp {
-    fn new(server: &Server) -> Resp {
-        Resp::from_stream(server.raw())
-    }
-
-    fn from_stream(s: TcpStream) -> Resp {
-        s.set_nodelay(true).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
-        let r = BufReader::with_capacity(64 * 1024, s.try_clone().unwrap());
-        Resp { w: s, r }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.w.write_all(bytes).unwrap();
-    }
-
-    fn reply(&mut self) -> Reply {
-        read_reply(&mut self.r).expect("reading a reply")
-    }
-
-    fn cmd(&mut self, args: &[&[u8]]) -> Reply {
-        self.send(&encode(args));
-        self.reply()
-    }
-}
-
-fn bulk(b: &[u8]) -> Reply {
-    Reply::Bulk(Some(b.to_vec()))
-}
-
-/// Deterministic pseudo-random bytes (xorshift), so payloads are not
-/// all-equal and a shifted or truncated payload cannot compare equal.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// Reads from `s` until EOF or error; returns everything read and whether
 /// the peer closed the connection (EOF or reset) rather than timing out.

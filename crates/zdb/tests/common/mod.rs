@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod raw;
+
 /// A data and an index directory that outlive server restarts.
 pub struct Dirs {
     _tmp: tempfile::TempDir,
