@@ -57,6 +57,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                         flush(shared, client, &mut stream, &mut out).await?;
                         wait.run(&mut out).await;
                     }
+                    Action::Mirror(frames) => {
+                        flush(shared, client, &mut stream, &mut out).await?;
+                        return stream_mirror(shared, frames, stream).await;
+                    }
                 },
                 Ok(None) => break,
                 Err(e) => {
@@ -89,6 +93,32 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 /// Sends the pending replies, once the writes they acknowledge are durable
 /// (`--sync`). If they cannot be made durable, nothing is sent and the
 /// connection ends: the client sees no acknowledgement.
+/// MIRROR mode: forwards every mirrored command until the client leaves,
+/// falls too far behind (its queue is dropped), or the server stops.
+/// Whatever the client sends meanwhile is read and ignored.
+async fn stream_mirror<S: AsyncRead + AsyncWrite + Unpin>(
+    shared: &Shared,
+    mut frames: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    stream: S,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let mut stop = shared.shutdown_signal();
+    let mut sink = [0u8; 4096];
+    loop {
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                Some(frame) => {
+                    writer.write_all(&frame).await?;
+                    shared.stats.network_tx.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                }
+                None => return Ok(()),
+            },
+            n = reader.read(&mut sink) => if n? == 0 { return Ok(()) },
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
 async fn flush<S: AsyncWrite + Unpin>(
     shared: &Shared,
     client: &mut Client,

@@ -43,10 +43,18 @@ pub struct Shared {
     pub started: Instant,
     pub instance_id: u32,
     pub hooks: Arc<Hooks>,
+    /// MIRROR connections.
+    pub mirrors: crate::commands::mirror::Mirrors,
+    next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
 }
 
 impl Shared {
+    /// A new client id (never 0: the original does not mirror owner 0).
+    pub fn new_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Asks the server to stop (STOP command).
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
@@ -140,6 +148,8 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         started: Instant::now(),
         instance_id: random_u32(),
         hooks,
+        mirrors: Default::default(),
+        next_client_id: AtomicU64::new(1),
         shutdown,
     });
 

@@ -8,6 +8,7 @@
 
 mod auth;
 mod keys;
+pub mod mirror;
 mod namespaces;
 mod scan;
 mod system;
@@ -31,6 +32,8 @@ pub enum Action {
     Close,
     /// Send what is pending, then block until the event or the timeout.
     Wait(Wait),
+    /// Send what is pending, then stream mirrored commands (MIRROR).
+    Mirror(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
 /// Per-connection state.
@@ -47,6 +50,12 @@ pub struct Client {
     /// out (and with `--sync`, reach the disk, up to this write number)
     /// before the batch's replies do.
     pub pending_sync: Vec<(Arc<Namespace>, u64)>,
+    /// Owner id of this client's commands in MIRROR streams.
+    pub id: u64,
+    /// MASTER: each request's last argument is its owner id.
+    pub master: bool,
+    /// This connection is a MIRROR stream (its own commands are not mirrored).
+    pub mirroring: bool,
 }
 
 impl Client {
@@ -57,6 +66,9 @@ impl Client {
             admin: shared.admin.is_none(),
             nonce: None,
             pending_sync: Vec::new(),
+            id: shared.new_client_id(),
+            master: false,
+            mirroring: false,
         }
     }
 
@@ -104,6 +116,8 @@ pub struct Command {
 pub static COMMANDS: &[Command] = &[
     Command { name: "*", run: |c| c.error("This is not a valid command") },
     Command { name: "WAIT", run: wait::wait },
+    Command { name: "MIRROR", run: mirror::mirror },
+    Command { name: "MASTER", run: mirror::master },
     Command { name: "PING", run: system::ping },
     Command { name: "TIME", run: system::time },
     Command { name: "AUTH", run: auth::auth },
@@ -150,6 +164,13 @@ pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut B
         reply::error(out, "Your active namespace is not available anymore (probably removed).");
         return Action::Close;
     }
+    // A MASTER connection's requests end with the owner id they replay.
+    let (args, owner) = match (client.master, args.split_last()) {
+        (true, Some((last, rest))) if !rest.is_empty() => {
+            (rest, crate::resp::parse_int(last).and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        }
+        _ => (args, client.id),
+    };
     let name = if args[0].is_empty() { &b"*"[..] } else { &args[0][..] };
     let Some(index) = COMMANDS.iter().position(|c| c.name.as_bytes().eq_ignore_ascii_case(name)) else {
         shared.stats.commands_failed.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +186,9 @@ pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut B
     shared.stats.per_command.record(index, started.elapsed(), failed);
     if !matches!(action, Action::Wait(_)) {
         client.ns.notify(cmd.name);
+    }
+    if owner != 0 && !client.mirroring && cmd.name != "AUTH" {
+        shared.mirrors.publish(&client.ns.name, owner, args);
     }
     action
 }

@@ -119,6 +119,9 @@ pub fn nsinfo(c: &mut Ctx) -> Action {
             let _ = writeln!(t, "{label}_disk_freespace_mb: {:.2}", mb(free));
         }
     }
+    if let (true, Some(pw)) = (c.client.master, &st.desc.password) {
+        let _ = writeln!(t, "password_raw: {pw}");
+    }
     if c.client.admin {
         let current = st.files.current;
         let _ = writeln!(t, "data_path: {}", st.files.data_dir.display());
