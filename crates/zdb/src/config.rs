@@ -85,6 +85,19 @@ pub struct Config {
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<String>,
 
+    /// Replicate this master (HOST:PORT): copy everything it has, then follow it.
+    /// Clients may only read. `REPLICAOF NO ONE` promotes.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub replica_of: Option<String>,
+
+    /// Password to AUTH at the master with (also read from $ZDB_MASTER_AUTH).
+    #[arg(long, env = "ZDB_MASTER_AUTH", hide_env_values = true, value_name = "PASSWORD")]
+    pub master_auth: Option<Secret>,
+
+    /// Acknowledge a write only once this many replicas have it.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub sync_replicas: usize,
+
     /// Debug logging.
     #[arg(long, short)]
     pub verbose: bool,
@@ -112,8 +125,30 @@ impl Config {
 /// Rewrites `-name` into `--name` for the known long options.
 pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
     const LONG: &[&str] = &[
-        "data", "index", "mode", "datasize", "listen", "port", "socket", "dualnet", "admin", "protect", "maxsize",
-        "hook", "sync", "synctime", "secure", "rotate", "threads", "metrics", "verbose", "version", "help",
+        "data",
+        "index",
+        "mode",
+        "datasize",
+        "listen",
+        "port",
+        "socket",
+        "dualnet",
+        "admin",
+        "protect",
+        "maxsize",
+        "hook",
+        "sync",
+        "synctime",
+        "secure",
+        "rotate",
+        "threads",
+        "metrics",
+        "replica-of",
+        "master-auth",
+        "sync-replicas",
+        "verbose",
+        "version",
+        "help",
     ];
     args.into_iter()
         .map(|a| match a.strip_prefix('-') {

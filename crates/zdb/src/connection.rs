@@ -22,7 +22,7 @@ const KEEP_CAPACITY: usize = 256 * 1024;
 
 /// Serves one client until it disconnects, breaks the protocol, or the
 /// server stops. I/O errors just end the connection.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, stream: S) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(shared: Arc<Shared>, stream: S) {
     shared.stats.clients_lifetime.fetch_add(1, Ordering::Relaxed);
     shared.stats.clients_connected.fetch_add(1, Ordering::Relaxed);
     let mut client = Client::new(&shared);
@@ -30,8 +30,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(shared: Arc<Shared>, strea
     shared.stats.clients_connected.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    shared: &Shared,
+async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    shared: &Arc<Shared>,
     client: &mut Client,
     mut stream: S,
 ) -> std::io::Result<()> {
@@ -56,6 +56,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     Action::Wait(wait) => {
                         flush(shared, client, &mut stream, &mut out).await?;
                         wait.run(&mut out).await;
+                    }
+                    Action::Replicate(positions) => {
+                        flush(shared, client, &mut stream, &mut out).await?;
+                        return crate::replication::serve_replica(shared.clone(), positions, stream).await;
                     }
                     Action::Mirror(frames) => {
                         flush(shared, client, &mut stream, &mut out).await?;
@@ -125,7 +129,7 @@ async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
     out: &mut BytesMut,
 ) -> std::io::Result<()> {
-    client.make_durable().await?;
+    client.make_durable(&shared.replication).await?;
     if out.is_empty() {
         return Ok(());
     }

@@ -16,6 +16,7 @@ pub mod crc;
 pub mod format;
 pub mod hooks;
 pub mod metrics;
+pub mod replication;
 pub mod resp;
 pub mod server;
 pub mod storage;

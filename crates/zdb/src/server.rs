@@ -43,6 +43,8 @@ pub struct Shared {
     pub started: Instant,
     pub instance_id: u32,
     pub hooks: Arc<Hooks>,
+    /// Master and replica roles, replica acknowledgements.
+    pub replication: crate::replication::Replication,
     /// MIRROR connections.
     pub mirrors: crate::commands::mirror::Mirrors,
     next_client_id: AtomicU64,
@@ -124,6 +126,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         synctime: config.synctime,
         forced_mode: config.mode.map(Mode::from),
         hooks: hooks.clone(),
+        appended: Default::default(),
     };
     let store = Store::open(&config.index, &config.data, opts)?;
     {
@@ -149,6 +152,11 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         instance_id: random_u32(),
         hooks,
         mirrors: Default::default(),
+        replication: crate::replication::Replication::new(
+            config.sync_replicas,
+            config.master_auth.clone(),
+            config.replica_of.clone(),
+        ),
         next_client_id: AtomicU64::new(1),
         shutdown,
     });
@@ -170,6 +178,7 @@ pub async fn run(config: Config) -> anyhow::Result<ExitCode> {
         announce(&format!("unix://{}", path.display()));
         tokio::spawn(accept_unix(listener, shared.clone()));
     }
+    tokio::spawn(crate::replication::supervise(shared.clone()));
     if config.rotate > 0 {
         tokio::spawn(rotate_periodically(shared.clone(), config.rotate));
     }

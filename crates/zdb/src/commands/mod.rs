@@ -10,6 +10,7 @@ mod auth;
 mod keys;
 pub mod mirror;
 mod namespaces;
+mod replica;
 mod scan;
 mod system;
 mod wait;
@@ -32,6 +33,8 @@ pub enum Action {
     Close,
     /// Send what is pending, then block until the event or the timeout.
     Wait(Wait),
+    /// Send what is pending, then serve a replica from these positions.
+    Replicate(Vec<(String, u32, u64)>),
     /// Send what is pending, then stream mirrored commands (MIRROR).
     Mirror(tokio::sync::mpsc::Receiver<Bytes>),
 }
@@ -83,16 +86,17 @@ impl Client {
 
     /// Writes out the batch's buffered writes, and with `--sync` waits
     /// until they are on disk. An error means they must not be acknowledged.
-    pub async fn make_durable(&mut self) -> std::io::Result<()> {
+    pub async fn make_durable(&mut self, replication: &crate::replication::Replication) -> std::io::Result<()> {
         for (ns, seq) in std::mem::take(&mut self.pending_sync) {
-            let sync = {
+            let (sync, generation, file, offset) = {
                 let mut st = ns.lock();
                 st.flush()?;
-                st.opts.sync
+                (st.opts.sync, st.generation, st.files.current, st.files.data_len)
             };
             if sync {
                 ns.wait_durable(seq).await?;
             }
+            replication.wait_replicas(&ns.name, generation, file, offset).await?;
         }
         Ok(())
     }
@@ -118,6 +122,8 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "WAIT", run: wait::wait },
     Command { name: "MIRROR", run: mirror::mirror },
     Command { name: "MASTER", run: mirror::master },
+    Command { name: "REPLSYNC", run: replica::replsync },
+    Command { name: "REPLICAOF", run: replica::replicaof },
     Command { name: "PING", run: system::ping },
     Command { name: "TIME", run: system::time },
     Command { name: "AUTH", run: auth::auth },
@@ -153,6 +159,9 @@ pub static COMMANDS: &[Command] = &[
     Command { name: "NSJUMP", run: namespaces::nsjump },
 ];
 
+/// Commands a replica refuses: its data comes from its master only.
+const WRITE_COMMANDS: &[&str] = &["SET", "SETX", "DEL", "FLUSH", "NSNEW", "NSDEL", "NSSET", "NSJUMP"];
+
 /// Finds a command by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
@@ -178,6 +187,10 @@ pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut B
         return Action::Continue;
     };
     let cmd = &COMMANDS[index];
+    if WRITE_COMMANDS.contains(&cmd.name) && shared.replication.is_replica() {
+        reply::error(out, "Replica is read-only (REPLICAOF NO ONE promotes it)");
+        return Action::Continue;
+    }
     shared.stats.commands.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let reply_at = out.len();

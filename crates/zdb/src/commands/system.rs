@@ -33,6 +33,21 @@ pub fn info(c: &mut Ctx) -> Action {
     let _ = writeln!(t, "uptime: {}", c.shared.started.elapsed().as_secs());
     let _ = writeln!(t, "\n# clients");
     let _ = writeln!(t, "clients_lifetime: {}", s.clients_lifetime.load(Ordering::Relaxed));
+    let r = &c.shared.replication;
+    let _ = writeln!(t, "\n# replication");
+    match r.target.borrow().as_deref() {
+        Some(master) => {
+            let _ = writeln!(t, "role: replica");
+            let _ = writeln!(t, "master: {master}");
+            let up = r.link_up.load(Ordering::Acquire);
+            let _ = writeln!(t, "master_link_status: {}", if up { "up" } else { "down" });
+        }
+        None => {
+            let _ = writeln!(t, "role: master");
+        }
+    }
+    let _ = writeln!(t, "connected_replicas: {}", r.connected_replicas());
+    let _ = writeln!(t, "sync_replicas: {}", r.sync_replicas);
     let _ = writeln!(t, "\n# internals");
     let _ = writeln!(t, "sequential_key_size: 8");
     let _ = writeln!(t, "data_version: 3");

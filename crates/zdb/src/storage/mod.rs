@@ -24,6 +24,16 @@ use crate::format::{Descriptor, Mode, DESCRIPTOR_FILE};
 use files::FileSet;
 pub use namespace::{Entry, NsState, ReadError, SetOutcome, StoreOptions, WriteError};
 
+/// A namespace-level change, as replication streams forward it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NsEvent {
+    /// Created, or its properties changed.
+    Changed(String),
+    Deleted(String),
+    /// Emptied by FLUSH.
+    Flushed(String),
+}
+
 /// The namespace every server has, which cannot be removed.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -173,6 +183,8 @@ pub struct Store {
     pub data_root: PathBuf,
     pub opts: Arc<StoreOptions>,
     namespaces: RwLock<BTreeMap<String, Arc<Namespace>>>,
+    /// Namespace-level changes, in order, for replication streams.
+    pub events: broadcast::Sender<NsEvent>,
     /// Held for the life of the store: one server per directory pair.
     _locks: (File, File),
 }
@@ -192,6 +204,7 @@ impl Store {
             data_root: data_root.to_path_buf(),
             opts: Arc::new(opts),
             namespaces: RwLock::new(BTreeMap::new()),
+            events: broadcast::channel(1024).0,
             _locks: locks,
         };
         let mut names = vec![DEFAULT_NAMESPACE.to_string()];
@@ -277,6 +290,7 @@ impl Store {
         let state = self.load(name)?;
         let ns = Arc::new(Namespace::new(state));
         map.insert(name.to_string(), ns.clone());
+        let _ = self.events.send(NsEvent::Changed(name.to_string()));
         Ok(ns)
     }
 
@@ -289,6 +303,7 @@ impl Store {
         let (index_dir, data_dir) = self.dirs(name);
         fs::remove_dir_all(index_dir)?;
         fs::remove_dir_all(data_dir)?;
+        let _ = self.events.send(NsEvent::Deleted(name.to_string()));
         Ok(())
     }
 
@@ -314,12 +329,15 @@ impl Store {
         *st = recovery::open(desc, files, self.opts.clone(), mode)?;
         st.locked = locked;
         st.frozen = frozen;
+        let _ = self.events.send(NsEvent::Flushed(ns.name.clone()));
         Ok(())
     }
 
     /// Persists a namespace's properties (after NSSET).
     pub fn save_descriptor(&self, st: &NsState) -> io::Result<()> {
-        write_descriptor(&st.files.index_dir, &st.desc)
+        write_descriptor(&st.files.index_dir, &st.desc)?;
+        let _ = self.events.send(NsEvent::Changed(st.desc.name.clone()));
+        Ok(())
     }
 
     /// Makes everything written so far durable (shutdown).
@@ -372,6 +390,7 @@ mod tests {
             synctime: 0,
             forced_mode: None,
             hooks: Arc::new(crate::hooks::Hooks::default()),
+            appended: Default::default(),
         };
         Store::open(&dir.join("index"), &dir.join("data"), opts).unwrap()
     }

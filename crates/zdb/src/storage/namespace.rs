@@ -40,7 +40,12 @@ pub struct StoreOptions {
     pub forced_mode: Option<Mode>,
     /// `--hook`: jump-index, jump-data and missing-data run from here.
     pub hooks: Arc<crate::hooks::Hooks>,
+    /// Woken whenever appends reach the files (replication streams wait on it).
+    pub appended: Arc<tokio::sync::Notify>,
 }
+
+/// Source of [`NsState::generation`].
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Largest accepted payload, as in the original: exactly 8 MiB works.
 pub const MAX_PAYLOAD: usize = 8 * 1024 * 1024;
@@ -139,6 +144,11 @@ pub struct NsState {
     unsynced: Vec<Arc<File>>,
     /// A buffered write could not be written: refuse writes until RELOAD.
     pub poisoned: bool,
+    /// Changes whenever the files are replaced (FLUSH, a namespace of the
+    /// same name created again), so positions in the old files are stale.
+    pub generation: u64,
+    /// On a replica: the master's generation of this namespace, echoed in acks.
+    pub replica_generation: u64,
     scratch: Vec<u8>,
 }
 
@@ -171,6 +181,8 @@ impl NsState {
             write_seq: 0,
             unsynced: Vec::new(),
             poisoned: false,
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            replica_generation: 0,
             scratch: Vec::new(),
         }
     }
@@ -487,6 +499,69 @@ impl NsState {
         Ok(())
     }
 
+    /// Indexes a data entry already in the active data file at `off`, as
+    /// the write that produced it did: recovery replays lost index entries
+    /// and replicas apply the master's entries through here.
+    pub(crate) fn index_data_entry(&mut self, off: u32, rec: &DataRecord, key: &[u8]) -> io::Result<()> {
+        let current = self.lookup(key);
+        if rec.flags & FLAG_DELETED != 0 {
+            if let Some(old) = current {
+                self.index_delete(key, &old)?;
+            }
+            return Ok(());
+        }
+        match self.mode {
+            Mode::User => self.index_user_put(key, off, *rec, current).map(|_| ()),
+            Mode::Seq => {
+                let Some(id) = seq_id(key) else { return Ok(()) };
+                if current.is_some() || id >= self.next_id() {
+                    self.index_seq_put(id, self.files.current, off, *rec)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// On a replica: appends the master's data entry (header and key, then
+    /// payload) at the same position it has on the master, byte for byte,
+    /// and indexes it. Refuses entries that are not where this namespace's
+    /// files end, or that do not prove themselves.
+    pub fn apply_replicated(&mut self, file: u32, offset: u64, head: &[u8], payload: &[u8]) -> Result<(), String> {
+        if self.poisoned {
+            return Err("namespace poisoned by a failed write".into());
+        }
+        while self.files.current < file {
+            self.jump().map_err(|e| format!("rotation failed: {e}"))?;
+        }
+        if file != self.files.current || offset != self.files.data_len {
+            return Err(format!(
+                "entry at {file}:{offset}, but our files end at {}:{}",
+                self.files.current, self.files.data_len
+            ));
+        }
+        if head.len() < DATA_ENTRY_FIXED {
+            return Err("short entry header".into());
+        }
+        let rec = DataRecord::decode(head);
+        let key = &head[DATA_ENTRY_FIXED..];
+        let key_ok = match self.mode {
+            Mode::User => !key.is_empty(),
+            Mode::Seq => key.len() == 8,
+        };
+        let tombstone = rec.flags & FLAG_DELETED != 0;
+        if rec.key_len as usize != key.len() || rec.length as usize != payload.len() || !key_ok {
+            return Err("malformed entry".into());
+        }
+        if !tombstone && crc32c(payload) != rec.crc {
+            return Err("entry fails its checksum".into());
+        }
+        let at = self.files.append(Kind::Data, head);
+        self.files.append(Kind::Data, payload);
+        self.last_data_offset = at as u32;
+        self.written_since_jump = true;
+        self.index_data_entry(at as u32, &rec, key).map_err(|e| format!("index write failed: {e}"))
+    }
+
     /// Flags the live entry of `key` deleted on disk and drops it.
     pub(crate) fn index_delete(&mut self, key: &[u8], old: &Entry) -> io::Result<()> {
         self.flag_index(old.index)?;
@@ -602,7 +677,9 @@ impl NsState {
         self.files.flush().inspect_err(|e| {
             tracing::error!(namespace = %self.desc.name, "write failed, namespace poisoned until RELOAD: {e}");
             self.poisoned = true;
-        })
+        })?;
+        self.opts.appended.notify_waiters();
+        Ok(())
     }
 
     /// Sets the deleted flag of the index entry at `loc`, in place.

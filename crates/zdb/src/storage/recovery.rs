@@ -553,23 +553,7 @@ impl Loader {
 
     /// Applies one data entry as the live write path would have.
     fn replay_entry(&mut self, off: u32, rec: &DataRecord, key: &[u8]) -> io::Result<()> {
-        let current = self.st.lookup(key);
-        if rec.flags & FLAG_DELETED != 0 {
-            if let Some(old) = current {
-                self.st.index_delete(key, &old)?;
-            }
-            return Ok(());
-        }
-        match self.st.mode {
-            Mode::User => self.st.index_user_put(key, off, *rec, current).map(|_| ()),
-            Mode::Seq => {
-                let id = seq_id(key).expect("plausible_data checked the length");
-                if current.is_some() || id >= self.st.next_id() {
-                    self.st.index_seq_put(id, self.st.files.current, off, *rec)?;
-                }
-                Ok(())
-            }
-        }
+        self.st.index_data_entry(off, rec, key)
     }
 
     /// Settles the active file pair and applies pending repairs.
