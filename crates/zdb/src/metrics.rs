@@ -140,6 +140,10 @@ pub fn render(shared: &Shared) -> String {
     let _ = writeln!(t, "zdb_command_duration_seconds_sum {}", m.latency_sum_ns.load(Ordering::Relaxed) as f64 / 1e9);
     let _ = writeln!(t, "zdb_command_duration_seconds_count {cumulative}");
 
+    let _ = writeln!(t, "# HELP zdb_replication_lag_bytes Data a replica has not acknowledged yet.\n# TYPE zdb_replication_lag_bytes gauge");
+    for (id, lag) in shared.replication.lag(&shared.store) {
+        let _ = writeln!(t, "zdb_replication_lag_bytes{{replica=\"{id}\"}} {lag}");
+    }
     let _ = writeln!(t, "# HELP zdb_namespace_keys Live keys per namespace.\n# TYPE zdb_namespace_keys gauge");
     let namespaces: Vec<_> = shared
         .store

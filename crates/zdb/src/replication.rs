@@ -117,6 +117,33 @@ impl Replication {
             .map_err(|_| std::io::Error::other("not enough replicas acknowledged the write"))
     }
 
+    /// Per connected replica: bytes of data it has not acknowledged yet, over
+    /// all namespaces (a whole older file counts as the current file's size).
+    pub fn lag(&self, store: &crate::storage::Store) -> Vec<(u64, u64)> {
+        let heads: Vec<(String, u64, u32, u64)> = store
+            .all()
+            .into_iter()
+            .map(|ns| {
+                let st = ns.lock();
+                (ns.name.clone(), st.generation, st.files.current, st.files.data_len)
+            })
+            .collect();
+        let acks = self.acks.lock().unwrap_or_else(|p| p.into_inner());
+        acks.iter()
+            .map(|(id, per_ns)| {
+                let behind = heads
+                    .iter()
+                    .map(|(name, generation, file, len)| match per_ns.get(name) {
+                        Some(a) if a.generation == *generation && a.file == *file => len.saturating_sub(a.offset),
+                        Some(_) | None if *len <= DATA_HEADER_SIZE as u64 && *file == 0 => 0,
+                        _ => *len,
+                    })
+                    .sum();
+                (*id, behind)
+            })
+            .collect()
+    }
+
     fn ack(&self, replica: u64, ns: String, at: Acked) {
         self.acks.lock().unwrap_or_else(|p| p.into_inner()).entry(replica).or_default().insert(ns, at);
         self.acked.notify_waiters();

@@ -141,6 +141,10 @@ fn replica_copies_then_follows_everything() {
     assert_eq!(big1, None);
     let info: String = q(&mut m, &[b"INFO"]).unwrap();
     assert!(info.contains("connected_replicas: 1"), "{info}");
+    eventually("the master sees the replica caught up", || {
+        let info: String = q(&mut m, &[b"INFO"]).unwrap();
+        info.lines().any(|l| l.starts_with("replica_") && l.ends_with("_lag_bytes: 0"))
+    });
     drop((m, r));
     master.terminate();
     replica.terminate();

@@ -47,6 +47,9 @@ pub fn info(c: &mut Ctx) -> Action {
         }
     }
     let _ = writeln!(t, "connected_replicas: {}", r.connected_replicas());
+    for (id, lag) in r.lag(&c.shared.store) {
+        let _ = writeln!(t, "replica_{id}_lag_bytes: {lag}");
+    }
     let _ = writeln!(t, "sync_replicas: {}", r.sync_replicas);
     let _ = writeln!(t, "\n# internals");
     let _ = writeln!(t, "sequential_key_size: 8");
