@@ -144,6 +144,12 @@ impl Replication {
             .collect()
     }
 
+    /// Per connected replica: its acknowledged (file, offset) in `ns`, if any.
+    pub fn positions(&self, ns: &str) -> Vec<(u64, u32, u64)> {
+        let acks = self.acks.lock().unwrap_or_else(|p| p.into_inner());
+        acks.iter().filter_map(|(id, per_ns)| per_ns.get(ns).map(|a| (*id, a.file, a.offset))).collect()
+    }
+
     fn ack(&self, replica: u64, ns: String, at: Acked) {
         self.acks.lock().unwrap_or_else(|p| p.into_inner()).entry(replica).or_default().insert(ns, at);
         self.acked.notify_waiters();

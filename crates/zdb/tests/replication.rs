@@ -145,6 +145,16 @@ fn replica_copies_then_follows_everything() {
         let info: String = q(&mut m, &[b"INFO"]).unwrap();
         info.lines().any(|l| l.starts_with("replica_") && l.ends_with("_lag_bytes: 0"))
     });
+    // NSINFO: the replica's position is where the master's files end.
+    let info: String = q(&mut m, &[b"NSINFO", b"default"]).unwrap();
+    let field = |text: &str, suffix: &str| {
+        text.lines().find(|l| l.contains(suffix)).and_then(|l| l.split(": ").nth(1)).map(str::to_string)
+    };
+    let position = field(&info, "replication_position").unwrap();
+    let replica_line = info.lines().find(|l| l.starts_with("replica_") && l.contains("_position: ")).unwrap();
+    assert!(replica_line.ends_with(&format!("_position: {position}")), "{info}");
+    let replica_info: String = q(&mut r, &[b"NSINFO", b"default"]).unwrap();
+    assert_eq!(field(&replica_info, "replication_position").unwrap(), position);
     drop((m, r));
     master.terminate();
     replica.terminate();

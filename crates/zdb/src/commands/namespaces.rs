@@ -119,6 +119,14 @@ pub fn nsinfo(c: &mut Ctx) -> Action {
             let _ = writeln!(t, "{label}_disk_freespace_mb: {:.2}", mb(free));
         }
     }
+    // Replication: where this namespace's log ends here, and how far each
+    // replica has acknowledged it.
+    let _ = writeln!(t, "replication_position: {}:{}", st.files.current, st.files.data_len);
+    for (id, file, offset) in c.shared.replication.positions(&ns.name) {
+        let lag = if file == st.files.current { st.files.data_len.saturating_sub(offset) } else { st.files.data_len };
+        let _ = writeln!(t, "replica_{id}_position: {file}:{offset}");
+        let _ = writeln!(t, "replica_{id}_lag_bytes: {lag}");
+    }
     if let (true, Some(pw)) = (c.client.master, &st.desc.password) {
         let _ = writeln!(t, "password_raw: {pw}");
     }
