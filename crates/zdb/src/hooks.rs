@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// How long a finished hook stays visible in HOOKS.
 const KEEP_FINISHED: u64 = 60;
@@ -92,15 +91,5 @@ impl Hooks {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         runs.retain(|r| r.finished == 0 || now.saturating_sub(r.finished) < KEEP_FINISHED);
         runs.clone()
-    }
-
-    /// Gives background hooks a moment to finish at shutdown.
-    pub fn settle(&self) {
-        for _ in 0..20 {
-            if self.list().iter().all(|r| r.finished != 0) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 }

@@ -33,10 +33,11 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 
 use crate::config::Secret;
-use crate::format::{DataRecord, Descriptor, Mode, DATA_ENTRY_FIXED, DATA_HEADER_SIZE};
+use crate::format::{Descriptor, Mode, DATA_HEADER_SIZE};
 use crate::resp::{self, reply};
 use crate::server::Shared;
 use crate::storage::files::Kind;
+use crate::storage::namespace::read_data_entry;
 use crate::storage::{Namespace, NsEvent, DEFAULT_NAMESPACE};
 
 /// How long a `--sync-replicas` write waits for its acknowledgements.
@@ -133,21 +134,23 @@ impl Replication {
             .map(|(id, per_ns)| {
                 let behind = heads
                     .iter()
-                    .map(|(name, generation, file, len)| match per_ns.get(name) {
-                        Some(a) if a.generation == *generation && a.file == *file => len.saturating_sub(a.offset),
-                        Some(_) | None if *len <= DATA_HEADER_SIZE as u64 && *file == 0 => 0,
-                        _ => *len,
-                    })
+                    .map(|(name, generation, file, len)| behind(per_ns.get(name), *generation, *file, *len))
                     .sum();
                 (*id, behind)
             })
             .collect()
     }
 
-    /// Per connected replica: its acknowledged (file, offset) in `ns`, if any.
-    pub fn positions(&self, ns: &str) -> Vec<(u64, u32, u64)> {
+    /// Per replica that acknowledged `ns` (whose log ends at `file`:`len`
+    /// in `generation`): (replica id, its file, its offset, bytes behind).
+    pub fn positions(&self, ns: &str, generation: u64, file: u32, len: u64) -> Vec<(u64, u32, u64, u64)> {
         let acks = self.acks.lock().unwrap_or_else(|p| p.into_inner());
-        acks.iter().filter_map(|(id, per_ns)| per_ns.get(ns).map(|a| (*id, a.file, a.offset))).collect()
+        acks.iter()
+            .filter_map(|(id, per_ns)| {
+                let a = per_ns.get(ns)?;
+                Some((*id, a.file, a.offset, behind(Some(a), generation, file, len)))
+            })
+            .collect()
     }
 
     fn ack(&self, replica: u64, ns: String, at: Acked) {
@@ -157,6 +160,17 @@ impl Replication {
 
     fn forget(&self, replica: u64) {
         self.acks.lock().unwrap_or_else(|p| p.into_inner()).remove(&replica);
+    }
+}
+
+/// Bytes of a namespace's log (ending at `file`:`len` in `generation`) a
+/// replica at `acked` still lacks; a whole older file counts as the
+/// current file's length.
+fn behind(acked: Option<&Acked>, generation: u64, file: u32, len: u64) -> u64 {
+    match acked {
+        Some(a) if a.generation == generation && a.file == file => len.saturating_sub(a.offset),
+        _ if file == 0 && len <= DATA_HEADER_SIZE as u64 => 0,
+        _ => len,
     }
 }
 
@@ -316,17 +330,9 @@ fn stream_namespace(ns: &Namespace, cursor: &mut Cursor, out: &mut BytesMut) -> 
     let mut sent = 0;
     let (name, gen_text, file_text) = (ns.name.as_bytes(), generation.to_string(), cursor.file.to_string());
     while cursor.offset < end && sent < BATCH {
-        use std::os::unix::fs::FileExt;
-        let mut head = [0u8; DATA_ENTRY_FIXED + 255];
-        file.read_exact_at(&mut head[..DATA_ENTRY_FIXED], cursor.offset)?;
-        let rec = DataRecord::decode(&head);
-        let head_len = DATA_ENTRY_FIXED + rec.key_len as usize;
-        if cursor.offset + rec.size() > end {
-            return Err(std::io::Error::other(format!("data entry of {} runs past the end of its file", ns.name)));
-        }
-        file.read_exact_at(&mut head[DATA_ENTRY_FIXED..head_len], cursor.offset + DATA_ENTRY_FIXED as u64)?;
-        let mut payload = vec![0u8; rec.length as usize];
-        file.read_exact_at(&mut payload, cursor.offset + head_len as u64)?;
+        let Some(entry) = read_data_entry(&file, cursor.offset, end)? else {
+            return Err(std::io::Error::other(format!("unreadable data entry in {} at {}", ns.name, cursor.offset)));
+        };
         let offset_text = cursor.offset.to_string();
         frame(
             out,
@@ -336,12 +342,12 @@ fn stream_namespace(ns: &Namespace, cursor: &mut Cursor, out: &mut BytesMut) -> 
                 gen_text.as_bytes(),
                 file_text.as_bytes(),
                 offset_text.as_bytes(),
-                &head[..head_len],
-                &payload,
+                entry.head(),
+                entry.payload(),
             ],
         );
-        cursor.offset += rec.size();
-        sent += rec.size() as usize;
+        cursor.offset += entry.record.size();
+        sent += entry.record.size() as usize;
     }
     Ok(sent)
 }

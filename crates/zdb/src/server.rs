@@ -1,7 +1,6 @@
 //! The server process: opens the store, listens, runs one task per client,
 //! and shuts down cleanly (files synced) on SIGINT, SIGTERM or STOP.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -266,9 +265,4 @@ fn random_u32() -> u32 {
     let mut b = [0u8; 4];
     let _ = getrandom::fill(&mut b);
     u32::from_le_bytes(b)
-}
-
-/// Where the server keeps a namespace's files (for NSINFO).
-pub fn display_path(p: &Path) -> String {
-    p.display().to_string()
 }

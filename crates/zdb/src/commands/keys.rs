@@ -87,9 +87,9 @@ pub fn del(c: &mut Ctx) -> Action {
     Action::Continue
 }
 
-/// A live key found under the lock: its entry, the key as stored in the
-/// files, and the handle to read its payload from (outside the lock).
-type Found = (Entry, Vec<u8>, std::io::Result<Arc<File>>);
+/// A live key found under the lock: its entry and the handle to read its
+/// payload from (outside the lock).
+type Found = (Entry, std::io::Result<Arc<File>>);
 
 /// The live entry of the key argument, after the shared checks; `Err`
 /// when a reply was already sent.
@@ -109,7 +109,7 @@ fn find(c: &mut Ctx) -> Result<Option<Found>, ()> {
     }
     Ok(st.lookup(&c.args[1]).map(|e| {
         let file = st.data_file(e.data_file);
-        (e, st.stored_key(&c.args[1]), file)
+        (e, file)
     }))
 }
 
@@ -125,7 +125,7 @@ pub fn get(c: &mut Ctx) -> Action {
     let Ok(found) = find(c) else { return Action::Continue };
     match found {
         None => reply::nil(c.out),
-        Some((entry, key, file)) => match load(&entry, &key, file) {
+        Some((entry, file)) => match load(&entry, &c.args[1], file) {
             Ok(value) => reply::bulk(c.out, &value),
             Err(e) => {
                 tracing::error!("GET failed: {e}");
@@ -151,15 +151,15 @@ pub fn mget(c: &mut Ctx) -> Action {
         for key in &c.args[1..] {
             found.push(st.lookup(key).map(|e| {
                 let file = st.data_file(e.data_file);
-                (e, st.stored_key(key), file)
+                (e, file)
             }));
         }
     }
     reply::array(c.out, found.len());
-    for item in found {
+    for (key, item) in c.args[1..].iter().zip(found) {
         match item {
             None => reply::nil(c.out),
-            Some((entry, key, file)) => match load(&entry, &key, file) {
+            Some((entry, file)) => match load(&entry, key, file) {
                 Ok(value) => reply::bulk(c.out, &value),
                 Err(e) => reply::error(c.out, &e.to_string()),
             },
@@ -181,8 +181,8 @@ pub fn check(c: &mut Ctx) -> Action {
     let Ok(found) = find(c) else { return Action::Continue };
     match found {
         None => reply::nil(c.out),
-        Some((entry, key, file)) => {
-            let code = match load(&entry, &key, file) {
+        Some((entry, file)) => {
+            let code = match load(&entry, &c.args[1], file) {
                 Ok(_) => 1,
                 Err(ReadError::Checksum) => 0,
                 Err(_) => -1,
@@ -197,7 +197,7 @@ pub fn check(c: &mut Ctx) -> Action {
 pub fn length(c: &mut Ctx) -> Action {
     let Ok(found) = find(c) else { return Action::Continue };
     match found {
-        Some((e, _, _)) => reply::int(c.out, e.length as i64),
+        Some((e, _)) => reply::int(c.out, e.length as i64),
         None => reply::nil(c.out),
     }
     Action::Continue
@@ -207,7 +207,7 @@ pub fn length(c: &mut Ctx) -> Action {
 pub fn keytime(c: &mut Ctx) -> Action {
     let Ok(found) = find(c) else { return Action::Continue };
     match found {
-        Some((e, _, _)) => reply::int(c.out, e.timestamp as i64),
+        Some((e, _)) => reply::int(c.out, e.timestamp as i64),
         None => reply::nil(c.out),
     }
     Action::Continue
@@ -217,11 +217,7 @@ pub fn keytime(c: &mut Ctx) -> Action {
 pub fn keycur(c: &mut Ctx) -> Action {
     let Ok(found) = find(c) else { return Action::Continue };
     match found {
-        Some((e, key, _)) => {
-            let ns = c.client.ns.clone();
-            let cursor = ns.lock().cursor_of(&e, key.len());
-            reply::bulk(c.out, &cursor.encode());
-        }
+        Some((e, _)) => reply::bulk(c.out, &e.cursor(c.args[1].len()).encode()),
         None => reply::error(c.out, "Key not found"),
     }
     Action::Continue

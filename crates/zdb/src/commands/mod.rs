@@ -52,7 +52,7 @@ pub struct Client {
     /// Namespaces written by the current batch: their buffered writes go
     /// out (and with `--sync`, reach the disk, up to this write number)
     /// before the batch's replies do.
-    pub pending_sync: Vec<(Arc<Namespace>, u64)>,
+    pub pending_writes: Vec<(Arc<Namespace>, u64)>,
     /// Owner id of this client's commands in MIRROR streams.
     pub id: u64,
     /// MASTER: each request's last argument is its owner id.
@@ -68,7 +68,7 @@ impl Client {
             writable: !shared.protect,
             admin: shared.admin.is_none(),
             nonce: None,
-            pending_sync: Vec::new(),
+            pending_writes: Vec::new(),
             id: shared.new_client_id(),
             master: false,
             mirroring: false,
@@ -78,16 +78,16 @@ impl Client {
     /// Holds this batch's replies until the writes made in `ns` are
     /// written (and with `--sync`, durable up to `st.write_seq`).
     pub fn wrote(&mut self, ns: &Arc<Namespace>, st: &NsState) {
-        match self.pending_sync.iter_mut().find(|(n, _)| Arc::ptr_eq(n, ns)) {
+        match self.pending_writes.iter_mut().find(|(n, _)| Arc::ptr_eq(n, ns)) {
             Some((_, seq)) => *seq = (*seq).max(st.write_seq),
-            None => self.pending_sync.push((ns.clone(), st.write_seq)),
+            None => self.pending_writes.push((ns.clone(), st.write_seq)),
         }
     }
 
     /// Writes out the batch's buffered writes, and with `--sync` waits
     /// until they are on disk. An error means they must not be acknowledged.
     pub async fn make_durable(&mut self, replication: &crate::replication::Replication) -> std::io::Result<()> {
-        for (ns, seq) in std::mem::take(&mut self.pending_sync) {
+        for (ns, seq) in std::mem::take(&mut self.pending_writes) {
             let (sync, generation, file, offset) = {
                 let mut st = ns.lock();
                 st.flush()?;
@@ -110,61 +110,61 @@ pub struct Ctx<'a> {
     pub out: &'a mut BytesMut,
 }
 
-/// A command: its canonical name (WAIT replies with it) and handler.
+/// A command: its canonical name (WAIT replies with it), its handler, and
+/// whether it changes data (a replica refuses those: its data comes from
+/// its master only).
 pub struct Command {
     pub name: &'static str,
     pub run: fn(&mut Ctx) -> Action,
+    pub writes: bool,
 }
 
 /// Every command, in the original's table order.
 pub static COMMANDS: &[Command] = &[
-    Command { name: "*", run: |c| c.error("This is not a valid command") },
-    Command { name: "WAIT", run: wait::wait },
-    Command { name: "MIRROR", run: mirror::mirror },
-    Command { name: "MASTER", run: mirror::master },
-    Command { name: "REPLSYNC", run: replica::replsync },
-    Command { name: "REPLICAOF", run: replica::replicaof },
-    Command { name: "PING", run: system::ping },
-    Command { name: "TIME", run: system::time },
-    Command { name: "AUTH", run: auth::auth },
-    Command { name: "HOOKS", run: system::hooks },
-    Command { name: "INDEX", run: system::index },
-    Command { name: "DATA", run: system::data },
-    Command { name: "SET", run: keys::set },
-    Command { name: "SETX", run: keys::set },
-    Command { name: "GET", run: keys::get },
-    Command { name: "MGET", run: keys::mget },
-    Command { name: "DEL", run: keys::del },
-    Command { name: "EXISTS", run: keys::exists },
-    Command { name: "CHECK", run: keys::check },
-    Command { name: "LENGTH", run: keys::length },
-    Command { name: "KEYTIME", run: keys::keytime },
-    Command { name: "SCAN", run: scan::scan },
-    Command { name: "SCANX", run: scan::scan },
-    Command { name: "RSCAN", run: scan::rscan },
-    Command { name: "KSCAN", run: scan::kscan },
-    Command { name: "HISTORY", run: scan::history },
-    Command { name: "KEYCUR", run: keys::keycur },
-    Command { name: "INFO", run: system::info },
-    Command { name: "STOP", run: system::stop },
-    Command { name: "DBSIZE", run: namespaces::dbsize },
-    Command { name: "NSNEW", run: namespaces::nsnew },
-    Command { name: "NSDEL", run: namespaces::nsdel },
-    Command { name: "NSLIST", run: namespaces::nslist },
-    Command { name: "NSSET", run: namespaces::nsset },
-    Command { name: "NSINFO", run: namespaces::nsinfo },
-    Command { name: "SELECT", run: namespaces::select },
-    Command { name: "RELOAD", run: namespaces::reload },
-    Command { name: "FLUSH", run: namespaces::flush },
-    Command { name: "NSJUMP", run: namespaces::nsjump },
+    Command { name: "*", run: |c| c.error("This is not a valid command"), writes: false },
+    Command { name: "WAIT", run: wait::wait, writes: false },
+    Command { name: "MIRROR", run: mirror::mirror, writes: false },
+    Command { name: "MASTER", run: mirror::master, writes: false },
+    Command { name: "REPLSYNC", run: replica::replsync, writes: false },
+    Command { name: "REPLICAOF", run: replica::replicaof, writes: false },
+    Command { name: "PING", run: system::ping, writes: false },
+    Command { name: "TIME", run: system::time, writes: false },
+    Command { name: "AUTH", run: auth::auth, writes: false },
+    Command { name: "HOOKS", run: system::hooks, writes: false },
+    Command { name: "INDEX", run: system::index, writes: false },
+    Command { name: "DATA", run: system::data, writes: false },
+    Command { name: "SET", run: keys::set, writes: true },
+    Command { name: "SETX", run: keys::set, writes: true },
+    Command { name: "GET", run: keys::get, writes: false },
+    Command { name: "MGET", run: keys::mget, writes: false },
+    Command { name: "DEL", run: keys::del, writes: true },
+    Command { name: "EXISTS", run: keys::exists, writes: false },
+    Command { name: "CHECK", run: keys::check, writes: false },
+    Command { name: "LENGTH", run: keys::length, writes: false },
+    Command { name: "KEYTIME", run: keys::keytime, writes: false },
+    Command { name: "SCAN", run: scan::scan, writes: false },
+    Command { name: "SCANX", run: scan::scan, writes: false },
+    Command { name: "RSCAN", run: scan::rscan, writes: false },
+    Command { name: "KSCAN", run: scan::kscan, writes: false },
+    Command { name: "HISTORY", run: scan::history, writes: false },
+    Command { name: "KEYCUR", run: keys::keycur, writes: false },
+    Command { name: "INFO", run: system::info, writes: false },
+    Command { name: "STOP", run: system::stop, writes: false },
+    Command { name: "DBSIZE", run: namespaces::dbsize, writes: false },
+    Command { name: "NSNEW", run: namespaces::nsnew, writes: true },
+    Command { name: "NSDEL", run: namespaces::nsdel, writes: true },
+    Command { name: "NSLIST", run: namespaces::nslist, writes: false },
+    Command { name: "NSSET", run: namespaces::nsset, writes: true },
+    Command { name: "NSINFO", run: namespaces::nsinfo, writes: false },
+    Command { name: "SELECT", run: namespaces::select, writes: false },
+    Command { name: "RELOAD", run: namespaces::reload, writes: false },
+    Command { name: "FLUSH", run: namespaces::flush, writes: true },
+    Command { name: "NSJUMP", run: namespaces::nsjump, writes: true },
 ];
 
-/// Commands a replica refuses: its data comes from its master only.
-const WRITE_COMMANDS: &[&str] = &["SET", "SETX", "DEL", "FLUSH", "NSNEW", "NSDEL", "NSSET", "NSJUMP"];
-
 /// Finds a command by name, case-insensitively.
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    COMMANDS.iter().find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+pub fn lookup(name: &[u8]) -> Option<usize> {
+    COMMANDS.iter().position(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Runs one request and appends its reply to `out`.
@@ -181,13 +181,13 @@ pub fn execute(shared: &Shared, client: &mut Client, args: &[Bytes], out: &mut B
         _ => (args, client.id),
     };
     let name = if args[0].is_empty() { &b"*"[..] } else { &args[0][..] };
-    let Some(index) = COMMANDS.iter().position(|c| c.name.as_bytes().eq_ignore_ascii_case(name)) else {
+    let Some(index) = lookup(name) else {
         shared.stats.commands_failed.fetch_add(1, Ordering::Relaxed);
         reply::error(out, "Command not supported");
         return Action::Continue;
     };
     let cmd = &COMMANDS[index];
-    if WRITE_COMMANDS.contains(&cmd.name) && shared.replication.is_replica() {
+    if cmd.writes && shared.replication.is_replica() {
         reply::error(out, "Replica is read-only (REPLICAOF NO ONE promotes it)");
         return Action::Continue;
     }

@@ -122,8 +122,8 @@ pub fn nsinfo(c: &mut Ctx) -> Action {
     // Replication: where this namespace's log ends here, and how far each
     // replica has acknowledged it.
     let _ = writeln!(t, "replication_position: {}:{}", st.files.current, st.files.data_len);
-    for (id, file, offset) in c.shared.replication.positions(&ns.name) {
-        let lag = if file == st.files.current { st.files.data_len.saturating_sub(offset) } else { st.files.data_len };
+    let replicas = c.shared.replication.positions(&ns.name, st.generation, st.files.current, st.files.data_len);
+    for (id, file, offset, lag) in replicas {
         let _ = writeln!(t, "replica_{id}_position: {file}:{offset}");
         let _ = writeln!(t, "replica_{id}_lag_bytes: {lag}");
     }

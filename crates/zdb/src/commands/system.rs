@@ -146,12 +146,12 @@ pub fn data(c: &mut Ctx) -> Action {
     match result {
         Ok(e) => {
             reply::array(c.out, 6);
-            reply::bulk(c.out, &e.key);
+            reply::bulk(c.out, e.key());
             reply::int(c.out, e.record.previous as i64);
             reply::bulk(c.out, format!("0x{:08x}", e.record.crc).as_bytes());
             reply::int(c.out, e.record.flags as i64);
             reply::int(c.out, e.record.timestamp as i64);
-            reply::bulk(c.out, &e.payload);
+            reply::bulk(c.out, e.payload());
         }
         Err(e) => reply::error(c.out, &e.to_string()),
     }

@@ -47,7 +47,7 @@ pub fn wait(c: &mut Ctx) -> Action {
     if c.args.len() != 2 && c.args.len() != 3 {
         return c.error("Invalid arguments");
     }
-    let Some(cmd) = lookup(&c.args[1]) else {
+    let Some(cmd) = lookup(&c.args[1]).map(|i| &super::COMMANDS[i]) else {
         return c.error("Unknown command to watch");
     };
     let timeout = match c.args.get(2) {

@@ -282,7 +282,7 @@ impl FileSet {
         fs::rename(&from, Path::new(&to))
     }
 
-    /// Ids of the files to flush for a durable write: the active pair.
+    /// Handles of the active pair (index, data): what a durable write syncs.
     pub fn active(&mut self) -> io::Result<(Arc<File>, Arc<File>)> {
         let id = self.current;
         Ok((self.get(Kind::Index, id)?, self.get(Kind::Data, id)?))

@@ -332,21 +332,13 @@ impl NsState {
             return Err(WriteError::WormDelete);
         }
         let ts = timestamp.unwrap_or_else(|| crate::unix_now() as u32);
-        let stored_key = match self.mode {
-            Mode::User => key.to_vec(),
-            Mode::Seq => seq_id(key).expect("looked up").to_le_bytes().to_vec(),
-        };
         self.rotate_if_full(0)?;
-        let rec = DataRecord {
-            key_len: stored_key.len() as u8,
-            length: 0,
-            previous: 0,
-            crc: 0,
-            flags: FLAG_DELETED,
-            timestamp: ts,
-        };
-        let at = self.append_data(rec, &stored_key, &[])?;
-        if self.index_delete(&stored_key, &old).is_err() {
+        let rec =
+            DataRecord { key_len: key.len() as u8, length: 0, previous: 0, crc: 0, flags: FLAG_DELETED, timestamp: ts };
+        // The key found a live entry, so its bytes are the stored key (in
+        // sequential mode, the 8-byte id).
+        let at = self.append_data(rec, key, &[])?;
+        if self.index_delete(key, &old).is_err() {
             self.undo_data_append(at);
             return Err(WriteError::Index);
         }
@@ -794,6 +786,68 @@ impl NsState {
         let (index, data) = self.files.active()?;
         data.sync_data()?;
         index.sync_data()
+    }
+}
+
+/// A data entry read whole from its file (DATA RAW, replication, replay).
+#[derive(Debug)]
+pub struct DataEntry {
+    pub record: DataRecord,
+    /// The entry as stored: fixed part, key, payload.
+    bytes: Vec<u8>,
+}
+
+impl DataEntry {
+    /// Fixed part and key: what precedes the payload.
+    pub fn head(&self) -> &[u8] {
+        &self.bytes[..DATA_ENTRY_FIXED + self.record.key_len as usize]
+    }
+
+    pub fn key(&self) -> &[u8] {
+        &self.head()[DATA_ENTRY_FIXED..]
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.head().len()..]
+    }
+
+    /// A tombstone carries nothing; anything else must match its CRC.
+    pub fn proves_itself(&self) -> bool {
+        if self.record.flags & FLAG_DELETED != 0 {
+            self.record.length == 0 && self.record.crc == 0
+        } else {
+            crc32c(self.payload()) == self.record.crc
+        }
+    }
+}
+
+/// Reads the data entry at `offset`, if one that could be real lies wholly
+/// before `end` (a key, at most [`MAX_PAYLOAD`] of payload, known flags).
+/// Its checksum is not checked: see [`DataEntry::proves_itself`].
+pub fn read_data_entry(file: &File, offset: u64, end: u64) -> io::Result<Option<DataEntry>> {
+    if offset + DATA_ENTRY_FIXED as u64 > end {
+        return Ok(None);
+    }
+    let mut fixed = [0u8; DATA_ENTRY_FIXED];
+    file.read_exact_at(&mut fixed, offset)?;
+    let record = DataRecord::decode(&fixed);
+    if record.key_len == 0
+        || record.flags & !3 != 0
+        || record.length as usize > MAX_PAYLOAD
+        || offset + record.size() > end
+    {
+        return Ok(None);
+    }
+    let mut bytes = vec![0u8; record.size() as usize];
+    bytes[..DATA_ENTRY_FIXED].copy_from_slice(&fixed);
+    file.read_exact_at(&mut bytes[DATA_ENTRY_FIXED..], offset + DATA_ENTRY_FIXED as u64)?;
+    Ok(Some(DataEntry { record, bytes }))
+}
+
+impl Entry {
+    /// The 17-byte SCAN cursor naming this entry (KEYCUR).
+    pub fn cursor(&self, key_len: usize) -> crate::format::ScanCursor {
+        crate::format::ScanCursor { key_len: key_len as u8, loc: self.index, length: self.length, crc: self.crc }
     }
 }
 

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 
 use super::files::{FileSet, Kind};
-use super::namespace::{seq_id, Entry, Keys, NsState, StoreOptions};
+use super::namespace::{read_data_entry, seq_id, Entry, Keys, NsState, StoreOptions};
 use crate::crc::crc32c;
 use crate::format::{
     self, DataRecord, Descriptor, IndexLoc, IndexRecord, Mode, DATA_ENTRY_FIXED, DATA_HEADER_SIZE, FLAG_DELETED,
@@ -363,7 +363,6 @@ impl Loader {
                 self.st.last_data_offset = previous;
             }
         }
-        let mut buf = Vec::new();
         for f in start.file..=data_max {
             let from = if f == start.file { start.end } else { DATA_HEADER_SIZE as u64 };
             let file = match self.st.files.get(Kind::Data, f) {
@@ -386,7 +385,7 @@ impl Loader {
                 }
                 continue;
             }
-            let cut = self.replay_data_file(f, &file, from, len, &mut buf)?;
+            let cut = self.replay_data_file(f, &file, from, len)?;
             self.st.flush()?;
             if let Some(at) = cut {
                 if f == data_max {
@@ -512,41 +511,26 @@ impl Loader {
 
     /// Replays the entries of data file `f` from `from`; returns where the
     /// readable part ends if it ends before the file does.
-    fn replay_data_file(
-        &mut self,
-        f: u32,
-        file: &File,
-        from: u64,
-        len: u64,
-        buf: &mut Vec<u8>,
-    ) -> anyhow::Result<Option<u64>> {
+    fn replay_data_file(&mut self, f: u32, file: &File, from: u64, len: u64) -> anyhow::Result<Option<u64>> {
         let mut off = from;
         while off < len {
-            let mut raw = [0u8; DATA_ENTRY_FIXED];
-            if off + DATA_ENTRY_FIXED as u64 > len {
+            let Some(entry) = read_data_entry(file, off, len)? else { return Ok(Some(off)) };
+            if !plausible_data(&entry.record, self.st.mode) {
                 return Ok(Some(off));
             }
-            file.read_exact_at(&mut raw, off)?;
-            let rec = DataRecord::decode(&raw);
-            if off + rec.size() > len || !plausible_data(&rec, self.st.mode) {
-                return Ok(Some(off));
-            }
-            buf.resize(rec.key_len as usize + rec.length as usize, 0);
-            file.read_exact_at(buf, off + DATA_ENTRY_FIXED as u64)?;
-            let (key, payload) = buf.split_at(rec.key_len as usize);
-            let tombstone = rec.flags & FLAG_DELETED != 0;
-            if !tombstone && crc32c(payload) != rec.crc {
-                if off + rec.size() == len {
+            let size = entry.record.size();
+            if !entry.proves_itself() {
+                if off + size == len {
                     return Ok(Some(off)); // a torn last write
                 }
                 tracing::error!(namespace = %self.st.desc.name, file = f, offset = off, "data entry fails its checksum: not indexed");
-                off += rec.size();
+                off += size;
                 continue;
             }
-            self.replay_entry(off as u32, &rec, key)?;
+            self.replay_entry(off as u32, &entry.record, entry.key())?;
             self.st.last_data_offset = off as u32;
-            self.st.files.data_len = off + rec.size();
-            off += rec.size();
+            self.st.files.data_len = off + size;
+            off += size;
         }
         Ok(None)
     }

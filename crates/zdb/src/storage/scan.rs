@@ -7,10 +7,9 @@ use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use super::files::Kind;
-use super::namespace::{read_payload, seq_id, Entry, NsState, Payload, ReadError};
+use super::namespace::{read_data_entry, read_payload, DataEntry, Entry, NsState, Payload, ReadError};
 use crate::format::{
-    DataRecord, IndexLoc, IndexRecord, Mode, ScanCursor, DATA_ENTRY_FIXED, DATA_HEADER_SIZE, FLAG_DELETED,
-    INDEX_ENTRY_FIXED, INDEX_HEADER_SIZE,
+    IndexLoc, IndexRecord, Mode, ScanCursor, DATA_HEADER_SIZE, FLAG_DELETED, INDEX_ENTRY_FIXED, INDEX_HEADER_SIZE,
 };
 
 /// How long one SCAN call may walk, as in the original.
@@ -66,14 +65,6 @@ pub struct Version {
     pub payload: Payload,
 }
 
-/// A data entry as DATA RAW returns it.
-#[derive(Debug)]
-pub struct RawEntry {
-    pub key: Vec<u8>,
-    pub record: DataRecord,
-    pub payload: Vec<u8>,
-}
-
 impl NsState {
     /// Length of index file `id` as far as readers may look.
     fn index_file_len(&mut self, id: u32) -> io::Result<u64> {
@@ -94,11 +85,6 @@ impl NsState {
         let len = self.index_file_len(loc.file).map_err(|_| WalkError::BadLocation)?;
         let file = self.files.get(Kind::Index, loc.file).map_err(|_| WalkError::BadLocation)?;
         read_entry_at(&file, loc.offset as u64, len).ok_or(WalkError::BadLocation)
-    }
-
-    /// The 17-byte cursor naming `entry` (KEYCUR).
-    pub fn cursor_of(&self, entry: &Entry, key_len: usize) -> ScanCursor {
-        ScanCursor { key_len: key_len as u8, loc: entry.index, length: entry.length, crc: entry.crc }
     }
 
     /// Checks a client cursor and returns the position right after it.
@@ -208,7 +194,6 @@ impl NsState {
     pub fn history(&mut self, key: &[u8], cursor: Option<&[u8]>) -> Result<Version, WalkError> {
         self.flush()?; // buffered appends first: these read the files
         let live = self.lookup(key).ok_or(WalkError::KeyNotFound)?;
-        let stored_key = self.stored_key(key);
         let loc = match cursor {
             None => live.index,
             Some(raw) => {
@@ -220,7 +205,9 @@ impl NsState {
             }
         };
         let (rec, entry_key) = self.read_index_entry(loc)?;
-        if entry_key != stored_key {
+        // A live key's bytes are what its entries carry (in sequential mode
+        // the 8-byte id is the key itself).
+        if entry_key != key {
             return Err(WalkError::OtherKey);
         }
         // User mode: the data file is always the index file's pair (the
@@ -239,22 +226,14 @@ impl NsState {
             deleted: false,
         };
         let file = self.files.get(Kind::Data, data_file).map_err(ReadError::Io)?;
-        let payload = read_payload(&file, &entry, &stored_key)?;
+        let payload = read_payload(&file, &entry, key)?;
         let parent = IndexLoc { file: rec.parent_id, offset: rec.parent_offset };
         Ok(Version { parent: (!parent.is_none()).then_some(parent), timestamp: rec.timestamp, payload })
     }
 
-    /// The key bytes as stored in the files (the 8-byte id in seq mode).
-    pub fn stored_key(&self, key: &[u8]) -> Vec<u8> {
-        match self.mode {
-            Mode::User => key.to_vec(),
-            Mode::Seq => seq_id(key).map_or_else(|| key.to_vec(), |id| id.to_le_bytes().to_vec()),
-        }
-    }
-
     /// DATA RAW: the data entry at `offset` of data file `file_id`,
     /// tombstones included (so deletes can be replicated).
-    pub fn data_raw(&mut self, file_id: u32, offset: u64) -> Result<RawEntry, WalkError> {
+    pub fn data_raw(&mut self, file_id: u32, offset: u64) -> Result<DataEntry, WalkError> {
         self.flush()?; // buffered appends first: these read the files
         if file_id > self.files.current {
             return Err(WalkError::InvalidRequest);
@@ -264,33 +243,14 @@ impl NsState {
         if offset >= len {
             return Err(WalkError::Eof);
         }
-        if offset < DATA_HEADER_SIZE as u64 || offset + DATA_ENTRY_FIXED as u64 > len {
-            return Err(WalkError::InvalidRequest);
+        // An offset that is not an entry boundary decodes as garbage: unknown
+        // flags, a "tombstone" with a payload, a failing CRC. That is the
+        // original's "Invalid Request" for a bad offset (and a corrupt entry
+        // is refused the same way: its bytes are never handed out).
+        match read_data_entry(&file, offset, len)? {
+            Some(entry) if offset >= DATA_HEADER_SIZE as u64 && entry.proves_itself() => Ok(entry),
+            _ => Err(WalkError::InvalidRequest),
         }
-        let mut raw = [0u8; DATA_ENTRY_FIXED];
-        file.read_exact_at(&mut raw, offset)?;
-        let record = DataRecord::decode(&raw);
-        if record.key_len == 0 || offset + record.size() > len || record.length as usize > super::namespace::MAX_PAYLOAD
-        {
-            return Err(WalkError::InvalidRequest);
-        }
-        let mut buf = vec![0u8; record.key_len as usize + record.length as usize];
-        file.read_exact_at(&mut buf, offset + DATA_ENTRY_FIXED as u64)?;
-        let payload = buf.split_off(record.key_len as usize);
-        // An offset that is not an entry boundary decodes as garbage: it has
-        // unknown flags (only 1 deleted and 2 truncated exist), or is a
-        // "tombstone" with a payload or checksum, or fails its CRC. That is
-        // the original's "Invalid Request" for a bad offset. (A corrupt entry
-        // is refused the same way: its bytes are never handed out.)
-        let valid = if record.flags & FLAG_DELETED != 0 {
-            record.length == 0 && record.crc == 0
-        } else {
-            record.proves(&payload)
-        };
-        if record.flags & !0x03 != 0 || !valid {
-            return Err(WalkError::InvalidRequest);
-        }
-        Ok(RawEntry { key: buf, record, payload })
     }
 }
 
