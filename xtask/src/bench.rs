@@ -27,8 +27,10 @@ struct Scenario {
 }
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    if args.first().map(String::as_str) != Some("zdb") {
-        bail!("usage: cargo xtask bench zdb [--quick] [--memory]");
+    match args.first().map(String::as_str) {
+        Some("zdb") => {}
+        Some("bcdb") => return bcdb(&args[1..]),
+        _ => bail!("usage: cargo xtask bench zdb [--quick] [--memory] | cargo xtask bench bcdb [--quick]"),
     }
     let quick = args.iter().any(|a| a == "--quick");
     ensure_packages(&["redis-tools", "redis-server"])?;
@@ -286,4 +288,20 @@ fn build_zdb() -> anyhow::Result<PathBuf> {
     let start = text.find(key).context("cargo metadata has no target_directory")? + key.len();
     let end = text[start..].find('"').context("bad cargo metadata")? + start;
     Ok(PathBuf::from(&text[start..end]).join("release").join("zdb"))
+}
+
+/// `cargo xtask bench bcdb`: builds bcdb in release and runs its benchmark binary, which starts a
+/// real `bcdb serve` and prints appends/s against the single-core ed25519 verify rate, proof rates
+/// and the index rebuild time.
+fn bcdb(args: &[String]) -> anyhow::Result<()> {
+    let status = Command::new(cargo()).args(["build", "--release", "-p", "bcdb", "--bins"]).status()?;
+    if !status.success() {
+        bail!("building bcdb failed");
+    }
+    let zdb = build_zdb()?;
+    let status = Command::new(zdb.with_file_name("bcdb-bench")).args(args).status()?;
+    if !status.success() {
+        bail!("bcdb-bench failed");
+    }
+    Ok(())
 }
