@@ -6,6 +6,7 @@
 //! | `GET /v1/consistency?from=M&to=N` | | [`ConsistencyProof`] |
 //! | `GET /v1/leaves?from=A&to=B` | at most [`MAX_LEAVES`] | [`Leaves`] |
 //! | `POST /v1/entries` | an entry's canonical bytes | 201 [`Receipt`](crate::ledger::Receipt), or 202 [`PendingStatus`] |
+//! | `POST /v1/batch` | entries, each as u32 BE length then bytes, at most [`MAX_BATCH`] | 200 with one [`BatchItem`] per entry, in order |
 //! | `GET /v1/pending/{hash}` | | [`PendingStatus`] with the entry |
 //! | `POST /v1/pending/{hash}/signatures` | [`Signed`](crate::revision::Signed) | as `POST /v1/entries` |
 //! | `GET /v1/entries/{index}?size=N` | | [`Proved`] |
@@ -27,6 +28,58 @@ use crate::revision::Hash;
 
 /// Most leaf hashes returned by one `GET /v1/leaves`.
 pub const MAX_LEAVES: u64 = 65_536;
+
+/// Most entries in one `POST /v1/batch`.
+pub const MAX_BATCH: usize = 1024;
+
+/// Largest `POST /v1/batch` body.
+pub const MAX_BATCH_BYTES: usize = 32 << 20;
+
+/// The outcome of one entry of a batch: exactly one of `receipt`, `pending`, `error` is set, and
+/// `status` is the code a single `POST /v1/entries` would have answered.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BatchItem {
+    /// 201 accepted, 202 pending, 4xx/5xx refused.
+    pub status: u16,
+    /// Set when accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<crate::ledger::Receipt>,
+    /// Set when waiting for signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingStatus>,
+    /// Set when refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Frames entries for `POST /v1/batch`.
+pub fn frame_batch<'a>(entries: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+/// Splits a `POST /v1/batch` body into entries.
+pub fn split_batch(body: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut rest = body;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if out.len() == MAX_BATCH {
+            return Err(format!("a batch holds at most {MAX_BATCH} entries"));
+        }
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or("a batch frame is cut inside its length")?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if tail.len() < len {
+            return Err("a batch frame is longer than the body".into());
+        }
+        out.push(&tail[..len]);
+        rest = &tail[len..];
+    }
+    Ok(out)
+}
 
 /// An error answer.
 #[derive(Debug, Serialize, Deserialize)]

@@ -352,7 +352,7 @@ fn proof(client: &Client, id: &Hash, out: &Output) -> Result<()> {
 
 fn verify_offline(args: &StoreArgs, out: &Output) -> Result<()> {
     let data = args.data.clone().expect("checked by the caller");
-    let mut store = crate::server::open_store(&data, args.zdb_target())?;
+    let mut store = crate::server::open_store(&data, args.zdb_target(), true)?;
     let report = crate::verify::verify_store(store.as_mut(), &data);
     let text = if report.problems.is_empty() {
         format!(
@@ -374,7 +374,7 @@ fn reindex(args: &StoreArgs, out: &Output) -> Result<()> {
     for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(data.join(name));
     }
-    let store = crate::server::open_store(&data, args.zdb_target())?;
+    let store = crate::server::open_store(&data, args.zdb_target(), false)?;
     let started = std::time::Instant::now();
     let ledger = crate::ledger::Ledger::open(&data, store)?;
     let secs = started.elapsed().as_secs_f64();

@@ -25,7 +25,7 @@ use axum::{Json, Router};
 use identity::PublicKey;
 use serde::Deserialize;
 
-use crate::api::{ApiError, ConsistencyProof, Leaves, PendingStatus, Proved, ProvedList, MAX_LEAVES};
+use crate::api::{ApiError, BatchItem, ConsistencyProof, Leaves, PendingStatus, Proved, ProvedList, MAX_LEAVES};
 use crate::auth::{NonceCache, SignedHeaders};
 use crate::ledger::{Found, Ledger, LedgerError, Prepared, MAX_PAYLOAD};
 use crate::revision::{Entry, Hash, Signed};
@@ -43,10 +43,11 @@ pub struct ServeConfig {
     pub zdb: Option<ZdbTarget>,
 }
 
-/// Opens the configured store.
-pub fn open_store(data: &Path, zdb: Option<ZdbTarget>) -> anyhow::Result<Box<dyn LogStore>> {
+/// Opens the configured store; `read_only` to check it without changing anything (segment files).
+pub fn open_store(data: &Path, zdb: Option<ZdbTarget>, read_only: bool) -> anyhow::Result<Box<dyn LogStore>> {
     Ok(match zdb {
         Some(target) => Box::new(ZdbStore::open(target)?),
+        None if read_only => Box::new(SegmentStore::open_read_only(&data.join("log"))?),
         None => Box::new(SegmentStore::open(&data.join("log"))?),
     })
 }
@@ -67,7 +68,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// Opens the ledger and the pending entries.
     pub fn open(config: &ServeConfig) -> anyhow::Result<App> {
-        let store = open_store(&config.data, config.zdb.clone())?;
+        let store = open_store(&config.data, config.zdb.clone(), false)?;
         let ledger = Ledger::open(&config.data, store)?;
         let pending_dir = config.data.join("pending");
         fs::create_dir_all(&pending_dir)?;
@@ -114,22 +115,27 @@ impl App {
                 }
                 (StatusCode::CREATED, Json(receipt)).into_response()
             }
-            Err(LedgerError::QuorumNotMet { have, need, hash }) => self.park(entry, hash, have, need),
+            Err(LedgerError::QuorumNotMet { have, need, hash }) => {
+                let bytes = entry.to_bytes();
+                match self.park(entry, hash) {
+                    Ok(()) => {
+                        (StatusCode::ACCEPTED, Json(PendingStatus { hash, have, need, entry: hex::encode(bytes) }))
+                            .into_response()
+                    }
+                    Err(e) => error_response(e),
+                }
+            }
             Err(e) => error_response(e),
         }
     }
 
     /// Keeps an entry short of its quorum in `pending/` until more signatures arrive.
-    fn park(&self, entry: Entry, hash: Hash, have: u32, need: u32) -> Response {
-        let bytes = entry.to_bytes();
-        if let Err(e) = fs::write(self.pending_path(&hash), &bytes) {
-            return error_response(LedgerError::Store(crate::store::StoreError::Io {
-                context: "saving a pending entry".into(),
-                source: e,
-            }));
-        }
+    fn park(&self, entry: Entry, hash: Hash) -> Result<(), LedgerError> {
+        fs::write(self.pending_path(&hash), entry.to_bytes()).map_err(|e| {
+            LedgerError::Store(crate::store::StoreError::Io { context: "saving a pending entry".into(), source: e })
+        })?;
         lock(&self.pending).insert(hash, entry);
-        (StatusCode::ACCEPTED, Json(PendingStatus { hash, have, need, entry: hex::encode(bytes) })).into_response()
+        Ok(())
     }
 
     /// Starts the syncer thread for this app.
@@ -248,7 +254,13 @@ impl Syncer {
 }
 
 fn error_response(e: LedgerError) -> Response {
-    let status = match &e {
+    let status = error_status(&e);
+    (status, Json(ApiError { error: e.to_string() })).into_response()
+}
+
+/// The HTTP status for each kind of ledger error.
+fn error_status(e: &LedgerError) -> StatusCode {
+    match e {
         LedgerError::Invalid(_) => StatusCode::BAD_REQUEST,
         LedgerError::Forbidden(_) => StatusCode::FORBIDDEN,
         LedgerError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -258,8 +270,7 @@ fn error_response(e: LedgerError) -> Response {
             tracing::error!("{e}");
             StatusCode::INTERNAL_SERVER_ERROR
         }
-    };
-    (status, Json(ApiError { error: e.to_string() })).into_response()
+    }
 }
 
 fn bad_request(msg: impl Into<String>) -> Response {
@@ -273,6 +284,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/consistency", get(consistency))
         .route("/v1/leaves", get(leaves))
         .route("/v1/entries", post(post_entry))
+        .route("/v1/batch", post(post_batch).layer(DefaultBodyLimit::max(crate::api::MAX_BATCH_BYTES)))
         .route("/v1/entries/{index}", get(get_entry))
         .route("/v1/pending/{hash}", get(get_pending))
         .route("/v1/pending/{hash}/signatures", post(post_signature))
@@ -335,6 +347,60 @@ async fn post_entry(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(prepared) => app.submit(prepared).await,
         Err(e) => error_response(e),
     }
+}
+
+/// Many entries in one request: each is checked and appended as if posted alone, under one lock
+/// and one fsync; the answer lists each outcome in order.
+async fn post_batch(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let frames = match crate::api::split_batch(&body) {
+        Ok(f) => f,
+        Err(e) => return bad_request(e),
+    };
+    let prepared: Vec<_> = frames.iter().map(|f| Ledger::prepare(f)).collect();
+    let mut items = Vec::with_capacity(prepared.len());
+    let mut parked = Vec::new();
+    let mut last = None;
+    {
+        let mut ledger = lock(&app.ledger);
+        for p in prepared {
+            let entry = p.as_ref().ok().map(|p| p.entry.clone());
+            match p.and_then(|p| ledger.append(p)) {
+                Ok(receipt) => {
+                    last = Some(receipt.index);
+                    items.push(BatchItem { status: 201, receipt: Some(receipt), pending: None, error: None });
+                }
+                Err(LedgerError::QuorumNotMet { have, need, hash }) => {
+                    parked.push((items.len(), entry.expect("a prepared entry"), hash, have, need));
+                    items.push(BatchItem { status: 202, receipt: None, pending: None, error: None });
+                }
+                Err(e) => {
+                    let status = error_status(&e).as_u16();
+                    items.push(BatchItem { status, receipt: None, pending: None, error: Some(e.to_string()) });
+                }
+            }
+        }
+    }
+    for (i, entry, hash, have, need) in parked {
+        let bytes = entry.to_bytes();
+        items[i] = match app.park(entry, hash) {
+            Ok(()) => BatchItem {
+                status: 202,
+                receipt: None,
+                pending: Some(PendingStatus { hash, have, need, entry: hex::encode(bytes) }),
+                error: None,
+            },
+            Err(e) => BatchItem { status: 500, receipt: None, pending: None, error: Some(e.to_string()) },
+        };
+    }
+    if let Some(last) = last {
+        if let Err(e) = app.syncer.wait_durable(last + 1).await {
+            return error_response(LedgerError::Store(crate::store::StoreError::Io {
+                context: "syncing the log".into(),
+                source: std::io::Error::other(e),
+            }));
+        }
+    }
+    Json(items).into_response()
 }
 
 fn hash_param(text: &str) -> Result<Hash, Response> {

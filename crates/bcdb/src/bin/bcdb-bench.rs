@@ -26,7 +26,12 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let appends = if quick { 20_000 } else { 100_000 };
-    let rebuild = if quick { 100_000 } else { 1_000_000 };
+    let rebuild = args
+        .iter()
+        .position(|a| a == "--rebuild")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 100_000 } else { 1_000_000 });
     let clients = args
         .iter()
         .position(|a| a == "--clients")
@@ -36,9 +41,14 @@ fn main() -> anyhow::Result<()> {
 
     let verify_rate = verify_anchor();
     println!("ed25519 verify, one core:          {verify_rate:>10.0} /s   (anchor)");
-    let (rate, cpu_us) = server_appends(appends, clients)?;
+    let (rate, cpu_us) = server_appends(appends, clients, 1)?;
     println!(
-        "signed appends through the server: {rate:>10.0} /s   ratio to anchor {:.2} (goal >= 0.50); server CPU {cpu_us:.1} µs/append; {clients} clients, fsync'd",
+        "signed appends, one per request:   {rate:>10.0} /s   ratio to anchor {:.2}; server CPU {cpu_us:.1} µs/append; {clients} clients, fsync'd",
+        rate / verify_rate
+    );
+    let (rate, cpu_us) = server_appends(appends, 8, 64)?;
+    println!(
+        "signed appends, 64 per request:    {rate:>10.0} /s   ratio to anchor {:.2}; server CPU {cpu_us:.1} µs/append; 8 clients, POST /v1/batch, fsync'd",
         rate / verify_rate
     );
     proofs();
@@ -131,7 +141,12 @@ fn start_server(data: &Path) -> anyhow::Result<(Child, String)> {
 
 /// One keep-alive HTTP/1.1 POST of an entry; returns the status code.
 fn post(stream: &mut BufReader<TcpStream>, body: &[u8]) -> anyhow::Result<u16> {
-    let head = format!("POST /v1/entries HTTP/1.1\r\nhost: bench\r\ncontent-length: {}\r\n\r\n", body.len());
+    Ok(post_to(stream, "/v1/entries", body)?.0)
+}
+
+/// One keep-alive HTTP/1.1 POST; returns the status code and the answer's body.
+fn post_to(stream: &mut BufReader<TcpStream>, path: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    let head = format!("POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-length: {}\r\n\r\n", body.len());
     let s = stream.get_mut();
     s.write_all(head.as_bytes())?;
     s.write_all(body)?;
@@ -149,9 +164,9 @@ fn post(stream: &mut BufReader<TcpStream>, body: &[u8]) -> anyhow::Result<u16> {
             length = v.trim().parse()?;
         }
     }
-    let mut skip = vec![0u8; length];
-    stream.read_exact(&mut skip)?;
-    Ok(status)
+    let mut answer = vec![0u8; length];
+    stream.read_exact(&mut answer)?;
+    Ok((status, answer))
 }
 
 /// CPU time (user + system) of a process, in seconds.
@@ -163,7 +178,9 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-fn server_appends(n: usize, clients: usize) -> anyhow::Result<(f64, f64)> {
+/// Appends `n` entries from `clients` connections, `batch` entries per request (1: `POST
+/// /v1/entries`, more: `POST /v1/batch`); returns appends/s and server CPU µs per append.
+fn server_appends(n: usize, clients: usize, batch: usize) -> anyhow::Result<(f64, f64)> {
     let dir = tempfile::tempdir()?;
     let (mut server, addr) = start_server(dir.path())?;
     let admin = Identity::generate(KeyScheme::TfV2);
@@ -181,8 +198,17 @@ fn server_appends(n: usize, clients: usize) -> anyhow::Result<(f64, f64)> {
                 let mut conn = BufReader::new(TcpStream::connect(&addr)?);
                 conn.get_ref().set_nodelay(true)?;
                 let mut ok = 0;
-                for body in &chunk {
-                    ok += (post(&mut conn, body)? == 201) as usize;
+                if batch == 1 {
+                    for body in &chunk {
+                        ok += (post(&mut conn, body)? == 201) as usize;
+                    }
+                    return Ok(ok);
+                }
+                for group in chunk.chunks(batch) {
+                    let body = bcdb::api::frame_batch(group.iter().map(Vec::as_slice));
+                    let (_, answer) = post_to(&mut conn, "/v1/batch", &body)?;
+                    let items: Vec<bcdb::api::BatchItem> = serde_json::from_slice(&answer)?;
+                    ok += items.iter().filter(|i| i.status == 201).count();
                 }
                 Ok(ok)
             })

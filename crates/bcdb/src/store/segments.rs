@@ -23,6 +23,10 @@
 //!   a write torn by a crash (it was never acknowledged: acknowledgement waits for fsync) and is cut
 //!   off, the bytes kept aside in `torn-<index>.bin`. Any other damage (a bad checksum, a bad length,
 //!   a bad header, a gap between segments) is corruption: open fails and says where.
+//!   Opened read-only (`bcdb verify`), nothing is cut: an incomplete tail is reported instead. A
+//!   damaged length in the newest segment's last records looks like a torn write and is cut (kept
+//!   aside); the server's last signed checkpoint then refuses the shortened log if any client may
+//!   have seen those entries.
 //! - Before rotating, the old segment is synced, so [`LogStore::sync_file`] only ever has to sync the
 //!   newest file.
 
@@ -63,6 +67,8 @@ pub struct SegmentStore {
     dir: PathBuf,
     segments: Vec<Segment>,
     locations: Vec<Location>,
+    /// Opened to check, not to serve: nothing is cut, created or appended.
+    read_only: bool,
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -79,7 +85,17 @@ impl SegmentStore {
     /// what happens to a torn tail.
     pub fn open(dir: &Path) -> Result<SegmentStore, StoreError> {
         fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-        let mut store = SegmentStore { dir: dir.to_path_buf(), segments: Vec::new(), locations: Vec::new() };
+        Self::load(dir, false)
+    }
+
+    /// Opens an existing store only to read and check it (`bcdb verify`): an incomplete record at
+    /// the end is reported as an error instead of being cut, and appends are refused.
+    pub fn open_read_only(dir: &Path) -> Result<SegmentStore, StoreError> {
+        Self::load(dir, true)
+    }
+
+    fn load(dir: &Path, read_only: bool) -> Result<SegmentStore, StoreError> {
+        let mut store = SegmentStore { dir: dir.to_path_buf(), segments: Vec::new(), locations: Vec::new(), read_only };
         let names = store.segment_files()?;
         let count = names.len();
         for (i, (first, path)) in names.into_iter().enumerate() {
@@ -91,7 +107,7 @@ impl SegmentStore {
             }
             store.load_segment(path, first, i + 1 == count)?;
         }
-        if store.segments.is_empty() {
+        if store.segments.is_empty() && !read_only {
             store.start_segment()?;
         }
         Ok(store)
@@ -116,7 +132,7 @@ impl SegmentStore {
     fn load_segment(&mut self, path: PathBuf, first: u64, newest: bool) -> Result<(), StoreError> {
         let file = OpenOptions::new()
             .read(true)
-            .write(newest)
+            .write(newest && !self.read_only)
             .open(&path)
             .map_err(io(format!("opening {}", path.display())))?;
         let mut bytes = Vec::new();
@@ -137,6 +153,17 @@ impl SegmentStore {
                     check_crc(&bytes[offset..offset + size]).map_err(|detail| StoreError::Corrupt { index, detail })?;
                     self.locations.push(Location { segment, offset: offset as u64 });
                     offset += size;
+                }
+                Err(Incomplete) if newest && self.read_only => {
+                    return Err(StoreError::Corrupt {
+                        index,
+                        detail: format!(
+                            "{} ends with {} bytes that are not a complete record (a torn write, which the server cuts \
+                             and keeps aside at its next start, or a damaged length)",
+                            path.display(),
+                            bytes.len() - offset
+                        ),
+                    })
                 }
                 Err(Incomplete) if newest => {
                     self.cut_torn_tail(&file, &bytes[offset..], offset as u64, index)?;
@@ -218,6 +245,12 @@ fn check_crc(record: &[u8]) -> Result<(), String> {
 
 impl LogStore for SegmentStore {
     fn append(&mut self, entry: &[u8]) -> Result<u64, StoreError> {
+        if self.read_only {
+            return Err(StoreError::Io {
+                context: format!("appending to {}", self.dir.display()),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "the store was opened read-only"),
+            });
+        }
         if entry.len() > MAX_ENTRY {
             return Err(StoreError::TooLarge { size: entry.len(), limit: MAX_ENTRY });
         }
@@ -263,7 +296,7 @@ impl LogStore for SegmentStore {
     }
 
     fn sync_file(&self) -> Result<Option<File>, StoreError> {
-        let active = self.segments.last().expect("a newest segment always exists");
+        let Some(active) = self.segments.last() else { return Ok(None) };
         active.file.try_clone().map(Some).map_err(io("duplicating the segment handle"))
     }
 
