@@ -77,6 +77,8 @@ pub struct Index {
     conn: Connection,
     /// Entries applied in the open transaction (0: none open).
     uncommitted: u32,
+    /// The `applied` count the open transaction will commit (written once, at commit).
+    applied_in_transaction: u64,
 }
 
 /// Applied entries after which the open transaction is committed even without a [`Index::commit`].
@@ -119,7 +121,7 @@ impl Index {
         // once the index outgrows it; 128 MiB keeps a million revisions' b-trees in memory.
         conn.pragma_update(None, "cache_size", -131_072)?;
         conn.execute_batch(SCHEMA_SQL)?;
-        Ok(Index { conn, uncommitted: 0 })
+        Ok(Index { conn, uncommitted: 0, applied_in_transaction: 0 })
     }
 
     /// Commits the entries applied since the last commit. Until then they are visible to this
@@ -127,21 +129,27 @@ impl Index {
     /// the log. Batching commits is what makes appends and rebuilds fast.
     pub fn commit(&mut self) -> Result<(), IndexError> {
         if self.uncommitted > 0 {
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied', ?1)")?
+                .execute([self.applied_in_transaction as i64])?;
             self.conn.execute_batch("COMMIT")?;
             self.uncommitted = 0;
         }
         Ok(())
     }
 
-    /// How many log entries are reflected.
+    /// How many log entries are reflected (committed or not).
     pub fn applied(&self) -> Result<u64, IndexError> {
+        if self.uncommitted > 0 {
+            return Ok(self.applied_in_transaction);
+        }
         let n: Option<i64> =
             self.conn.query_row("SELECT value FROM meta WHERE key='applied'", [], |r| r.get(0)).optional()?;
         Ok(n.unwrap_or(0) as u64)
     }
 
-    /// Records one log entry (which must be entry number `applied()`) in the open transaction,
-    /// together with the new `applied` count, so a commit always leaves an exact prefix of the log.
+    /// Records one log entry (which must be entry number `applied()`) in the open transaction; the
+    /// commit writes the new `applied` count with it, so it always leaves an exact prefix of the log.
     pub fn apply(&mut self, a: &Applied) -> Result<(), IndexError> {
         if self.uncommitted == 0 {
             self.conn.execute_batch("BEGIN")?;
@@ -153,6 +161,7 @@ impl Index {
             return result;
         }
         self.uncommitted += 1;
+        self.applied_in_transaction = a.idx + 1;
         if self.uncommitted >= COMMIT_EVERY {
             self.commit()?;
         }
@@ -197,7 +206,6 @@ impl Index {
                 insert.execute(params![idx, &a.object[..], a.schema_url, field, sql_value(value)])?;
             }
         }
-        tx.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('applied', ?1)")?.execute([idx + 1])?;
         Ok(())
     }
 
@@ -293,7 +301,8 @@ impl Index {
     }
 
     /// Every row of every table in a fixed order: two indexes built from the same log dump equal.
-    pub fn dump(&self) -> Result<String, IndexError> {
+    pub fn dump(&mut self) -> Result<String, IndexError> {
+        self.commit()?;
         let mut out = String::new();
         for (table, order) in
             [("revisions", "idx"), ("fields", "idx, field, object"), ("objects", "object"), ("meta", "key")]

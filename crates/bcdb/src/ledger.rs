@@ -184,7 +184,7 @@ impl Ledger {
             }
             if i >= applied {
                 let fields = self.index_fields(&entry.revision)?;
-                self.apply_index(i, &entry, fields)?;
+                self.apply_index(i, &entry, entry.revision.hash(), fields)?;
             }
         }
         self.index.commit()?;
@@ -293,7 +293,7 @@ impl Ledger {
         }
         let rev = &entry.revision;
         let fields = self.validate_payload(rev)?;
-        let object = rev.object_id();
+        let object = rev.object.unwrap_or(hash);
         let policy = self.check_chain_and_rights(rev)?;
         self.check_unique(rev, &object, &fields)?;
         let counted = count_signers(&entry.signatures, policy.as_ref());
@@ -310,7 +310,7 @@ impl Ledger {
         if entry.revision.schema_url == SCHEMA_URL {
             self.remember_schema(&entry.revision);
         }
-        if let Err(e) = self.apply_index(index, &entry, fields) {
+        if let Err(e) = self.apply_index(index, &entry, hash, fields) {
             self.poisoned = true;
             return Err(e);
         }
@@ -449,12 +449,19 @@ impl Ledger {
         Ok(self.validate_payload(rev).unwrap_or_default())
     }
 
-    fn apply_index(&mut self, idx: u64, entry: &Entry, fields: Vec<(String, IndexValue, bool)>) -> Result<()> {
+    /// Records entry `idx` (whose revision hash is `hash`) in the index.
+    fn apply_index(
+        &mut self,
+        idx: u64,
+        entry: &Entry,
+        hash: Hash,
+        fields: Vec<(String, IndexValue, bool)>,
+    ) -> Result<()> {
         let rev = &entry.revision;
         self.index.apply(&Applied {
             idx,
-            hash: rev.hash(),
-            object: rev.object_id(),
+            hash,
+            object: rev.object.unwrap_or(hash),
             version: rev.version,
             schema_url: &rev.schema_url,
             author: *rev.author.as_bytes(),
@@ -589,7 +596,7 @@ impl Ledger {
     }
 
     /// The index's full contents (for rebuild-equivalence checks).
-    pub fn index_dump(&self) -> Result<String> {
+    pub fn index_dump(&mut self) -> Result<String> {
         Ok(self.index.dump()?)
     }
 }
