@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
         .position(|a| a == "--clients")
         .and_then(|i| args.get(i + 1))
         .and_then(|n| n.parse().ok())
-        .unwrap_or(32);
+        .unwrap_or(64);
 
     let verify_rate = verify_anchor();
     println!("ed25519 verify, one core:          {verify_rate:>10.0} /s   (anchor)");
