@@ -75,6 +75,8 @@ pub struct Applied<'a> {
 /// The sqlite index.
 pub struct Index {
     conn: Connection,
+    /// Set while building a fresh index in a side file: where it goes when complete.
+    bulk_target: Option<std::path::PathBuf>,
     /// Entries applied in the open transaction (0: none open).
     uncommitted: u32,
     /// The `applied` count the open transaction will commit (written once, at commit).
@@ -107,6 +109,12 @@ fn sql_value(v: &IndexValue) -> Box<dyn ToSql + '_> {
     }
 }
 
+fn bulk_side_file(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".rebuild");
+    path.with_file_name(name)
+}
+
 fn hash_of(blob: Vec<u8>) -> Hash {
     blob.try_into().unwrap_or([0; 32])
 }
@@ -117,11 +125,43 @@ impl Index {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::prepare(conn, None)
+    }
+
+    /// Starts building a fresh index for `path` in a side file (`<path>.rebuild`) without a
+    /// journal: several times faster, and safe because the file only replaces `path` once
+    /// [`Index::finish_bulk`] has written it completely. A crash leaves a side file that the next
+    /// build discards.
+    pub fn open_bulk(path: &Path) -> Result<Index, IndexError> {
+        let side = bulk_side_file(path);
+        let _ = std::fs::remove_file(&side);
+        let conn = Connection::open(&side)?;
+        conn.pragma_update(None, "journal_mode", "OFF")?;
+        conn.pragma_update(None, "synchronous", "OFF")?;
+        Self::prepare(conn, Some(path.to_path_buf()))
+    }
+
+    fn prepare(conn: Connection, bulk_target: Option<std::path::PathBuf>) -> Result<Index, IndexError> {
         // The default 2 MiB page cache makes every insert into the hash-keyed indexes a disk read
         // once the index outgrows it; 128 MiB keeps a million revisions' b-trees in memory.
         conn.pragma_update(None, "cache_size", -131_072)?;
         conn.execute_batch(SCHEMA_SQL)?;
-        Ok(Index { conn, uncommitted: 0, applied_in_transaction: 0 })
+        Ok(Index { conn, bulk_target, uncommitted: 0, applied_in_transaction: 0 })
+    }
+
+    /// Ends a bulk build: commits, syncs the side file, moves it into place and reopens it as a
+    /// normal index. Does nothing for a normal index.
+    pub fn finish_bulk(&mut self) -> Result<(), IndexError> {
+        let Some(target) = self.bulk_target.take() else { return Ok(()) };
+        self.commit()?;
+        let side = bulk_side_file(&target);
+        let done = Connection::open_in_memory()?;
+        drop(std::mem::replace(&mut self.conn, done));
+        let io = |e: std::io::Error| IndexError(format!("finishing the rebuilt index {}: {e}", side.display()));
+        std::fs::File::open(&side).and_then(|f| f.sync_all()).map_err(io)?;
+        std::fs::rename(&side, &target).map_err(io)?;
+        *self = Index::open(&target)?;
+        Ok(())
     }
 
     /// Commits the entries applied since the last commit. Until then they are visible to this
@@ -162,7 +202,7 @@ impl Index {
         }
         self.uncommitted += 1;
         self.applied_in_transaction = a.idx + 1;
-        if self.uncommitted >= COMMIT_EVERY {
+        if self.uncommitted >= COMMIT_EVERY && self.bulk_target.is_none() {
             self.commit()?;
         }
         Ok(())

@@ -146,7 +146,13 @@ impl Ledger {
     pub fn open(dir: &Path, store: Box<dyn LogStore>) -> Result<Ledger> {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let server = load_or_create_key(&dir.join("server-identity.json"))?;
-        let index = Index::open(&dir.join("index.sqlite"))?;
+        let index_path = dir.join("index.sqlite");
+        // A missing index over a non-empty log is rebuilt in bulk (no journal, one transaction).
+        let index = if index_path.exists() || store.is_empty() {
+            Index::open(&index_path)?
+        } else {
+            Index::open_bulk(&index_path)?
+        };
         let mut ledger = Ledger {
             store,
             tree: merkle::Tree::new(),
@@ -188,6 +194,7 @@ impl Ledger {
             }
         }
         self.index.commit()?;
+        self.index.finish_bulk()?;
         Ok(())
     }
 

@@ -258,7 +258,10 @@ fn index_rebuild_gives_the_same_answers() {
     for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
         let _ = std::fs::remove_file(w.dir.join(name));
     }
+    // A rebuild that crashed half-way leaves its side file behind: it must not be trusted.
+    std::fs::write(w.dir.join("index.sqlite.rebuild"), b"half a database").unwrap();
     let mut w = w.reopen();
+    assert!(!w.dir.join("index.sqlite.rebuild").exists());
     assert_eq!(w.ledger.index_dump().unwrap(), before_dump);
     assert_eq!(answers(&mut w), before);
 }

@@ -24,20 +24,14 @@ const SCHEMA: &str = "@url = bench.record.1\nname** = \"\" (S)\nvalue = 0 (I)\n"
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1));
     let quick = args.iter().any(|a| a == "--quick");
     let appends = if quick { 20_000 } else { 100_000 };
-    let rebuild = args
-        .iter()
-        .position(|a| a == "--rebuild")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(if quick { 100_000 } else { 1_000_000 });
-    let clients = args
-        .iter()
-        .position(|a| a == "--clients")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(64);
+    let rebuild = option("--rebuild").and_then(|n| n.parse().ok()).unwrap_or(if quick { 100_000 } else { 1_000_000 });
+    let clients = option("--clients").and_then(|n| n.parse().ok()).unwrap_or(64);
+    if option("--only").map(String::as_str) == Some("rebuild") {
+        return rebuild_index(rebuild);
+    }
 
     let verify_rate = verify_anchor();
     println!("ed25519 verify, one core:          {verify_rate:>10.0} /s   (anchor)");
@@ -285,6 +279,7 @@ fn rebuild_index(n: usize) -> anyhow::Result<()> {
             f.sync_all()?;
         }
     }
+    eprintln!("rebuilding the index of {} revisions...", n + 1);
     let start = Instant::now();
     let ledger = Ledger::open(&data, Box::new(SegmentStore::open(&data.join("log"))?))?;
     let rebuilt = start.elapsed().as_secs_f64();
