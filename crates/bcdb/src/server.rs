@@ -407,6 +407,15 @@ fn hash_param(text: &str) -> Result<Hash, Response> {
     crate::parse_hash(text).map_err(bad_request)
 }
 
+/// The multisig policy that governs a pending entry: its own for version 1, its object's current
+/// head's after that.
+fn policy_in_force(app: &App, entry: &Entry) -> Result<Option<crate::revision::Multisig>, LedgerError> {
+    if entry.revision.version == 1 {
+        return Ok(entry.revision.multisig.clone());
+    }
+    Ok(lock(&app.ledger).get(&entry.revision.object_id(), None)?.entry.revision.multisig)
+}
+
 async fn get_pending(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<String>) -> Response {
     let hash = match hash_param(&hash) {
         Ok(h) => h,
@@ -416,16 +425,10 @@ async fn get_pending(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<String>
         return error_response(LedgerError::NotFound(format!("no pending revision {}", hex::encode(hash))));
     };
     // Count as the ledger does (and as the 202 answers say): distinct signers of the policy in
-    // force, which is the revision's own for version 1 and the current head's after. The stored
-    // signatures also hold the author's and any stranger's, which never count.
-    let policy = if entry.revision.version == 1 {
-        entry.revision.multisig.clone()
-    } else {
-        let head = lock(&app.ledger).get(&entry.revision.object_id(), None);
-        match head {
-            Ok(found) => found.entry.revision.multisig,
-            Err(e) => return error_response(e),
-        }
+    // force. The stored signatures also hold the author's, which counts only if listed.
+    let policy = match policy_in_force(&app, &entry) {
+        Ok(p) => p,
+        Err(e) => return error_response(e),
     };
     let need = policy.as_ref().map_or(0, |m| m.quorum);
     let have = policy.map_or(0, |m| entry.signatures.iter().filter(|s| m.signers.contains(&s.key)).count() as u32);
@@ -448,6 +451,18 @@ async fn post_signature(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<Stri
     };
     if signed.key.verify(identity::Domain::Revision, &hash, &signed.signature).is_err() {
         return error_response(LedgerError::Forbidden(format!("the signature by {} does not verify", signed.key)));
+    }
+    // Only listed signers may add to a pending entry: anything else would never count, and
+    // would let anyone grow the pending file without bound.
+    match policy_in_force(&app, &entry) {
+        Ok(Some(policy)) if policy.signers.contains(&signed.key) => {}
+        Ok(_) => {
+            return error_response(LedgerError::Forbidden(format!(
+                "{} is not one of this revision's multisig signers",
+                signed.key
+            )))
+        }
+        Err(e) => return error_response(e),
     }
     entry.signatures.push(signed);
     match Ledger::prepare_entry(entry) {

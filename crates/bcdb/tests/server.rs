@@ -167,9 +167,9 @@ fn multisig_through_the_cli() {
     );
     assert_eq!(shown["revision"]["payload"]["name"], "shared", "co-signers see what they sign");
 
-    // A stranger's signature verifies but does not count.
-    let s = stranger.ok(&server.url, &["sign", &hash]);
-    assert_eq!((s["status"].as_str(), s["have"].as_u64()), (Some("pending"), Some(0)), "{s}");
+    // A stranger's signature verifies but is refused: it would never count.
+    let refused = stranger.fails(&server.url, &["sign", &hash]);
+    assert!(refused.contains("not one of this revision's multisig signers"), "{refused}");
     let shown = a.ok(&server.url, &["pending", &hash]);
     assert_eq!(shown["have"], 0, "{shown}");
 
@@ -240,7 +240,8 @@ fn multisig_through_the_cli() {
     let v3_hash = v3["hash"].as_str().unwrap().to_string();
     let shown = stranger.ok(&server.url, &["pending", &v3_hash]);
     assert_eq!((shown["have"].as_u64(), shown["need"].as_u64()), (Some(0), Some(1)), "{shown}");
-    assert_eq!(b.ok(&server.url, &["sign", &v3_hash])["status"], "pending", "b no longer counts");
+    let refused = b.fails(&server.url, &["sign", &v3_hash]);
+    assert!(refused.contains("not one of this revision's multisig signers"), "b no longer counts: {refused}");
     assert_eq!(a.ok(&server.url, &["sign", &v3_hash])["status"], "accepted");
 }
 
