@@ -371,12 +371,10 @@ fn verify_offline(args: &StoreArgs, out: &Output) -> Result<()> {
 
 fn reindex(args: &StoreArgs, out: &Output) -> Result<()> {
     let data = args.data.clone().ok_or_else(|| anyhow!("reindex needs --data DIR"))?;
-    for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
-        let _ = std::fs::remove_file(data.join(name));
-    }
+    let lock = crate::ledger::DirLock::acquire(&data)?;
     let store = crate::server::open_store(&data, args.zdb_target(), false)?;
     let started = std::time::Instant::now();
-    let ledger = crate::ledger::Ledger::open(&data, store)?;
+    let ledger = crate::ledger::Ledger::open_locked(&data, store, lock, true)?;
     let secs = started.elapsed().as_secs_f64();
     out.line_or(
         &json!({"entries": ledger.len(), "seconds": secs}),

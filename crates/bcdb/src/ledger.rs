@@ -128,6 +128,8 @@ pub struct Ledger {
     dir: PathBuf,
     checkpoint: Option<Checkpoint>,
     poisoned: bool,
+    /// Held for the ledger's lifetime: one process per data directory.
+    _lock: DirLock,
 }
 
 /// SHA-256 of bytes (schema hashes).
@@ -144,7 +146,24 @@ impl Ledger {
     /// the whole log once to rebuild the tree, catches the index up, and checks the log against
     /// the last checkpoint this server signed.
     pub fn open(dir: &Path, store: Box<dyn LogStore>) -> Result<Ledger> {
-        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        let lock = DirLock::acquire(dir)?;
+        Self::open_locked(dir, store, lock, false)
+    }
+
+    /// [`Ledger::open`] for a caller that took the directory's lock before opening the store (so
+    /// that opening a store, which may cut a torn tail, never races another process). With
+    /// `reindex`, the index is thrown away first and rebuilt from the log (`bcdb reindex`).
+    pub fn open_locked(dir: &Path, store: Box<dyn LogStore>, lock: DirLock, reindex: bool) -> Result<Ledger> {
+        if reindex {
+            for name in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
+                let path = dir.join(name);
+                if let Err(e) = fs::remove_file(&path) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        return Err(io_error(&path, e));
+                    }
+                }
+            }
+        }
         let server = load_or_create_key(&dir.join("server-identity.json"))?;
         let index_path = dir.join("index.sqlite");
         // A missing index over a non-empty log is rebuilt in bulk (no journal, one transaction).
@@ -163,6 +182,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             checkpoint: None,
             poisoned: false,
+            _lock: lock,
         };
         ledger.load_log()?;
         ledger.check_checkpoint()?;
@@ -664,6 +684,36 @@ fn describe_value(v: &IndexValue) -> String {
 
 fn io_error(path: &Path, e: std::io::Error) -> LedgerError {
     LedgerError::Store(StoreError::Io { context: path.display().to_string(), source: e })
+}
+
+/// `dir/lock`, held exclusively: a second server (or a `bcdb reindex`) on the same directory is
+/// refused instead of corrupting the log or the index. Released when the process dies.
+pub struct DirLock {
+    _file: fs::File,
+}
+
+impl DirLock {
+    /// Creates `dir` if needed and takes its lock, or says who holds it.
+    pub fn acquire(dir: &Path) -> Result<DirLock> {
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        lock_dir(dir).map(|file| DirLock { _file: file })
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("lock");
+    let file =
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io_error(&path, e))?;
+    // SAFETY: flock on a valid file descriptor owned by `file`.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(invalid(format!(
+            "{} is in use by another bcdb process (serve or reindex); stop it first",
+            dir.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// The server's signing key: created on first start, kept in `dir` with mode 0600.

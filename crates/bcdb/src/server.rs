@@ -68,8 +68,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// Opens the ledger and the pending entries.
     pub fn open(config: &ServeConfig) -> anyhow::Result<App> {
+        let lock = crate::ledger::DirLock::acquire(&config.data)?;
         let store = open_store(&config.data, config.zdb.clone(), false)?;
-        let ledger = Ledger::open(&config.data, store)?;
+        let ledger = Ledger::open_locked(&config.data, store, lock, false)?;
         let pending_dir = config.data.join("pending");
         fs::create_dir_all(&pending_dir)?;
         let mut pending = HashMap::new();

@@ -117,3 +117,20 @@ fn story_on_zdb() {
         1
     );
 }
+
+#[test]
+fn one_process_per_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = Server::start(&data, &[]);
+    let err = Server::try_start(&data, &[]).err().expect("a second server on the same directory must be refused");
+    assert!(err.contains("in use"), "{err}");
+    let reindex =
+        std::process::Command::new(env!("CARGO_BIN_EXE_bcdb")).args(["reindex", "--data"]).arg(&data).output().unwrap();
+    assert!(!reindex.status.success());
+    assert!(String::from_utf8_lossy(&reindex.stderr).contains("in use"));
+    assert!(data.join("index.sqlite").exists(), "a refused reindex leaves the running server's index alone");
+    first.kill9();
+    // The lock dies with its process: a restart after kill -9 works.
+    Server::start(&data, &[]);
+}
