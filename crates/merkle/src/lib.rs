@@ -74,6 +74,59 @@
 //! trusted source (a signed tree head / checkpoint). With the wrong size a proof may still verify
 //! when both sizes give the tree the same shape along the proven path.
 //!
+//! # Subtree proofs (Merkle Tree Certificates)
+//!
+//! The Merkle Tree Certificates draft (draft-ietf-plants-merkle-tree-certs, formerly
+//! draft-davidben-tls-merkle-tree-certs) signs *subtrees* of a log rather than whole trees. A
+//! subtree `[start, end)` is **valid** ([`is_valid_subtree`]) when `start < end` and `start` is a
+//! multiple of the smallest power of two `>= end - start`. Its hash is `MTH(D[start:end])`
+//! ([`Tree::subtree_root`]). Validity makes `[start, end)` a left-aligned prefix of the node
+//! `[start, start + 2^j)` of a big enough tree (`2^j` that power of two): it is either a node of
+//! every tree that holds it, or a prefix of one, exactly like the first tree of an RFC 6962
+//! consistency proof is a prefix of the second tree's root. `[0, m)` is valid for every `m > 0`.
+//!
+//! **Subtree inclusion** ([`Tree::subtree_inclusion_proof`], [`verify_subtree_inclusion`]): the
+//! proof that leaf `index` is in the subtree is the ordinary audit path
+//! `PATH(index - start, D[start:end])`, verified against the subtree hash with `index - start` in
+//! a tree of `end - start` leaves. It requires a valid subtree and `start <= index < end`.
+//!
+//! **Subtree consistency** ([`Tree::subtree_consistency_proof`], [`verify_subtree_consistency`])
+//! proves that the subtree `[start, end)` with hash `root1` sits at those positions in the tree of
+//! `size` leaves with root `root2`. It generalises RFC 6962's `SUBPROOF`: walk down from the node
+//! `[0, size)`; at a node `[a, b)` that is not the subtree, split at `m = a + k` (`k` the largest
+//! power of two below `b - a`) and
+//!
+//! * if the subtree lies left (`end <= m`): record the right sibling `[m, b)`, go left;
+//! * if it lies right (`start >= m`): record the left sibling `[a, m)`, go right;
+//! * otherwise it straddles `m`, which validity only allows when `start == a`: the left child
+//!   `[a, m)` is *inside* the subtree; record it and continue in `[m, b)` exactly as RFC 6962
+//!   `SUBPROOF(end - m, D[m:b], false)` does (record the right sibling and go left while
+//!   `end <= midpoint`, else record the left sibling, which is inside the subtree, and go right),
+//!   until a node `[a', end)` ends at `end`: record that node too (the "seed");
+//! * when the node *is* the subtree, stop without recording it: the verifier knows its hash
+//!   (this is RFC 6962's `b = true` case, kept through right turns since the subtree is still the
+//!   original one).
+//!
+//! The proof is the hashes of the recorded nodes, deepest first. With `start = 0` this is
+//! literally `PROOF(end, D[size])`, and with `start = 0, end = size` it is empty. The walk has at
+//! most 64 levels, so a proof has at most 65 hashes.
+//!
+//! Verification runs the same walk on ranges only (no hashes), which fixes the exact list of
+//! nodes, and so the proof length, from `(start, end, size)` alone; any other length is
+//! refused. It then folds the proof from the deepest node up: `r2` starts at the seed (or at
+//! `root1` when the walk stopped on the subtree itself) and takes every sibling on its side,
+//! giving `MTH(D[0:size])`, which must equal `root2`; `r1` starts at the same seed and takes only
+//! the left siblings *inside* the subtree, giving `MTH(D[start:end])` (the straddling node's
+//! left half followed by RFC 6962's recomputation of the old tree), which must equal `root1`.
+//! So whenever the subtree is not itself a node of the walk, both hashes are checked.
+//!
+//! Special cases, matching the transparency-dev test vectors: `start > end`, an invalid subtree
+//! or `end > size` fail. An *empty* subtree (`start == end <= size`) holds no leaves and is part
+//! of every tree: its proof is empty, `root1` must be the empty-tree hash `SHA-256("")` and
+//! `root2` is not looked at (it proves nothing about the tree). [`Tree::subtree_root`] returns
+//! [`empty_root`] for it and [`Tree::subtree_consistency_proof`] an empty proof, so generation
+//! and verification agree; [`is_valid_subtree`] is still false for it and no leaf can be in it.
+//!
 //! Every function here is total: no input (huge sizes, `u64::MAX`, absurd proofs) panics.
 
 #![warn(missing_docs)]
@@ -147,6 +200,37 @@ pub enum Error {
     /// proof, one of the two roots).
     #[error("recomputed root does not match the expected root")]
     RootMismatch,
+    /// `[start, end)` is not a valid subtree: it needs `start < end` and `start` a multiple of
+    /// the smallest power of two `>= end - start` (see [`is_valid_subtree`]); or, where an empty
+    /// subtree is allowed, `start > end`.
+    #[error("[{start}, {end}) is not a valid subtree")]
+    InvalidSubtree {
+        /// The first leaf of the subtree.
+        start: u64,
+        /// One past the last leaf of the subtree.
+        end: u64,
+    },
+    /// A subtree inclusion proof was asked for or checked for a leaf outside the subtree.
+    #[error("leaf index {index} is outside the subtree [{start}, {end})")]
+    IndexOutsideSubtree {
+        /// The leaf index asked for.
+        index: u64,
+        /// The first leaf of the subtree.
+        start: u64,
+        /// One past the last leaf of the subtree.
+        end: u64,
+    },
+    /// A subtree consistency proof was asked for or checked with a subtree that does not fit in
+    /// the tree (`end > size`).
+    #[error("subtree [{start}, {end}) does not fit in a tree of size {size}")]
+    SubtreeOutOfRange {
+        /// The first leaf of the subtree.
+        start: u64,
+        /// One past the last leaf of the subtree.
+        end: u64,
+        /// The tree size it was asked against.
+        size: u64,
+    },
 }
 
 /// An append-only tree over leaf hashes that can answer root/proofs for ANY past size in O(log n).
@@ -202,6 +286,90 @@ fn consistency_proof_len(size1: u64, size2: u64) -> usize {
     let shift = size1.trailing_zeros();
     let seed = usize::from(!size1.is_power_of_two());
     seed + inclusion_proof_len((size1 - 1) >> shift, ((size2 - 1) >> shift) + 1)
+}
+
+/// Whether `[start, end)` is a valid subtree in the Merkle Tree Certificates sense: `start < end`
+/// and `start` is a multiple of the smallest power of two `>= end - start`. Every `[0, end)` with
+/// `end > 0` is valid; `[start, start)` is not.
+pub fn is_valid_subtree(start: u64, end: u64) -> bool {
+    if start >= end {
+        return false;
+    }
+    match (end - start).checked_next_power_of_two() {
+        Some(p) => start & (p - 1) == 0,
+        // The width is above 2^63, so the power of two is 2^64: only 0 is a multiple of it.
+        None => start == 0,
+    }
+}
+
+/// `Ok` for a valid subtree or an empty range `start == end`, else [`Error::InvalidSubtree`].
+fn check_subtree_or_empty(start: u64, end: u64) -> Result<(), Error> {
+    if start == end || is_valid_subtree(start, end) {
+        Ok(())
+    } else {
+        Err(Error::InvalidSubtree { start, end })
+    }
+}
+
+/// How a node of a subtree consistency proof is folded in by the verifier (see the crate docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fold {
+    /// The deepest node, ending at the subtree's end: where both recomputed hashes start.
+    Seed,
+    /// A left sibling inside the subtree: folded into the subtree hash and the tree root.
+    LeftInside,
+    /// A left sibling outside the subtree: folded into the tree root only.
+    LeftOutside,
+    /// A right sibling (never inside the subtree): folded into the tree root only.
+    RightOutside,
+}
+
+/// One node `[start, end)` of the tree that a subtree consistency proof carries.
+#[derive(Clone, Copy, Debug)]
+struct ProofNode {
+    start: u64,
+    end: u64,
+    fold: Fold,
+}
+
+/// The nodes of the subtree consistency proof for the valid subtree `[start, end)` of the tree of
+/// `size >= end` leaves, in walk order (root first; the proof lists them deepest first). Pure
+/// range arithmetic, at most 65 nodes; it never panics, even on arguments that break the
+/// preconditions (the result is then meaningless, and callers check them first).
+fn subtree_proof_nodes(start: u64, end: u64, size: u64) -> Vec<ProofNode> {
+    let mut nodes = Vec::with_capacity(bit_length(size) as usize + 1);
+    let mut push = |start, end, fold| nodes.push(ProofNode { start, end, fold });
+    // Invariant: a <= start < end <= b.
+    let (mut a, mut b) = (0u64, size);
+    while (a, b) != (start, end) {
+        // [a, b) strictly holds [start, end), so b - a >= 2.
+        let m = a + split_point(b - a);
+        if end <= m {
+            push(m, b, Fold::RightOutside);
+            b = m;
+        } else if start >= m {
+            push(a, m, Fold::LeftOutside);
+            a = m;
+        } else {
+            // start < m < end: for a valid subtree start == a, and [a, m) is its left half.
+            push(a, m, Fold::LeftInside);
+            a = m;
+            // RFC 6962 SUBPROOF(end - a, D[a:b], false). Invariant: a < end <= b.
+            while end != b {
+                let m = a + split_point(b - a);
+                if end <= m {
+                    push(m, b, Fold::RightOutside);
+                    b = m;
+                } else {
+                    push(a, m, Fold::LeftInside);
+                    a = m;
+                }
+            }
+            push(a, b, Fold::Seed);
+            break;
+        }
+    }
+    nodes
 }
 
 impl Tree {
@@ -272,9 +440,16 @@ impl Tree {
         if index >= size {
             return Err(Error::IndexOutOfRange { index, size });
         }
+        Ok(self.path(0, index, size))
+    }
+
+    /// `PATH(index, D[offset:offset+size])` for `index < size`, `offset + size <= len` and `offset`
+    /// a multiple of the smallest power of two `>= size` (so every node is one the level arrays
+    /// can answer).
+    fn path(&self, offset: u64, index: u64, size: u64) -> Vec<Hash> {
         let mut path = Vec::with_capacity(inclusion_proof_len(index, size));
         // Walk PATH(m, D[start:start+n]) from the root down; siblings come out root-first.
-        let (mut start, mut n, mut m) = (0u64, size, index);
+        let (mut start, mut n, mut m) = (offset, size, index);
         while n > 1 {
             let k = split_point(n);
             if m < k {
@@ -288,7 +463,45 @@ impl Tree {
             }
         }
         path.reverse();
-        Ok(path)
+        path
+    }
+
+    /// `MTH(D[start:end])` for a valid subtree (see [`is_valid_subtree`]) with `end <= len`, in
+    /// O(log n). The empty range `start == end <= len` gives [`empty_root`].
+    pub fn subtree_root(&self, start: u64, end: u64) -> Result<Hash, Error> {
+        check_subtree_or_empty(start, end)?;
+        self.check_size(end)?;
+        Ok(self.range_hash(start, end - start))
+    }
+
+    /// The inclusion proof of leaf `index` in the valid subtree `[start, end)` (`end <= len`),
+    /// verified against [`Tree::subtree_root`]: `PATH(index - start, D[start:end])`. O(log n).
+    pub fn subtree_inclusion_proof(&self, index: u64, start: u64, end: u64) -> Result<Vec<Hash>, Error> {
+        if !is_valid_subtree(start, end) {
+            return Err(Error::InvalidSubtree { start, end });
+        }
+        self.check_size(end)?;
+        if index < start || index >= end {
+            return Err(Error::IndexOutsideSubtree { index, start, end });
+        }
+        Ok(self.path(start, index - start, end - start))
+    }
+
+    /// The subtree consistency proof that the valid subtree `[start, end)` is part of the tree of
+    /// the first `size` leaves (`end <= size <= len`); see the crate docs for the algorithm.
+    /// Empty when `start == 0 && end == size`, and for an empty subtree `start == end <= size`.
+    /// O(log n).
+    pub fn subtree_consistency_proof(&self, start: u64, end: u64, size: u64) -> Result<Vec<Hash>, Error> {
+        self.check_size(size)?;
+        check_subtree_or_empty(start, end)?;
+        if end > size {
+            return Err(Error::SubtreeOutOfRange { start, end, size });
+        }
+        if start == end {
+            return Ok(Vec::new());
+        }
+        let nodes = subtree_proof_nodes(start, end, size);
+        Ok(nodes.iter().rev().map(|n| self.range_hash(n.start, n.end - n.start)).collect())
     }
 
     /// The RFC 6962 consistency proof `PROOF(size1, D[size2])` between the trees of the first
@@ -493,6 +706,87 @@ pub fn verify_consistency(size1: u64, size2: u64, proof: &[Hash], root1: &Hash, 
     Ok(())
 }
 
+/// Verifies that `leaf_hash` is the leaf at `index` in the valid subtree `[start, end)` whose
+/// hash is `subtree_root`, given the proof from [`Tree::subtree_inclusion_proof`]: the audit path
+/// of `index - start` in a tree of `end - start` leaves (see [`verify_inclusion`]).
+///
+/// Fails if the subtree is not valid ([`is_valid_subtree`]), if `index` is outside it, if the
+/// proof does not have exactly the length the position calls for, or if the recomputed hash
+/// differs.
+pub fn verify_subtree_inclusion(
+    leaf_hash: &Hash,
+    index: u64,
+    start: u64,
+    end: u64,
+    proof: &[Hash],
+    subtree_root: &Hash,
+) -> Result<(), Error> {
+    if !is_valid_subtree(start, end) {
+        return Err(Error::InvalidSubtree { start, end });
+    }
+    if index < start || index >= end {
+        return Err(Error::IndexOutsideSubtree { index, start, end });
+    }
+    verify_inclusion(leaf_hash, index - start, end - start, proof, subtree_root)
+}
+
+/// Verifies that the subtree `[start, end)` with hash `subtree_root` is part of the tree of `size`
+/// leaves with root `root`, given the proof from [`Tree::subtree_consistency_proof`] (see the
+/// crate docs for the algorithm).
+///
+/// Fails if `start > end`, if `end > size`, or if a non-empty `[start, end)` is not a valid
+/// subtree; an empty subtree (`start == end`) needs an empty proof and `subtree_root ==`
+/// [`empty_root`], whatever `root`; otherwise the proof must have exactly the length
+/// `(start, end, size)` calls for and reproduce both `subtree_root` and `root`.
+pub fn verify_subtree_consistency(
+    start: u64,
+    end: u64,
+    size: u64,
+    proof: &[Hash],
+    subtree_root: &Hash,
+    root: &Hash,
+) -> Result<(), Error> {
+    check_subtree_or_empty(start, end)?;
+    if end > size {
+        return Err(Error::SubtreeOutOfRange { start, end, size });
+    }
+    if start == end {
+        if !proof.is_empty() {
+            return Err(Error::WrongProofLength { expected: 0, got: proof.len() });
+        }
+        if *subtree_root != empty_root() {
+            return Err(Error::RootMismatch);
+        }
+        return Ok(());
+    }
+    let nodes = subtree_proof_nodes(start, end, size);
+    if proof.len() != nodes.len() {
+        return Err(Error::WrongProofLength { expected: nodes.len(), got: proof.len() });
+    }
+    // Fold from the deepest node up. Without a seed the walk stopped on the subtree itself, whose
+    // hash is subtree_root; r1 then has nothing to recompute.
+    let seed = match nodes.last() {
+        Some(n) if n.fold == Fold::Seed => proof[0],
+        _ => *subtree_root,
+    };
+    let (mut r1, mut r2) = (seed, seed);
+    for (node, p) in nodes.iter().rev().zip(proof) {
+        match node.fold {
+            Fold::Seed => {}
+            Fold::LeftInside => {
+                r1 = node_hash(p, &r1);
+                r2 = node_hash(p, &r2);
+            }
+            Fold::LeftOutside => r2 = node_hash(p, &r2),
+            Fold::RightOutside => r2 = node_hash(&r2, p),
+        }
+    }
+    if r1 != *subtree_root || r2 != *root {
+        return Err(Error::RootMismatch);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +809,29 @@ mod tests {
         }
         for (a, b) in [(1, u64::MAX), (u64::MAX - 1, u64::MAX), (1 << 63, u64::MAX), (3, 1 << 63)] {
             assert!(consistency_proof_len(a, b) <= 129);
+        }
+    }
+
+    #[test]
+    fn subtree_validity_and_walk_at_extremes() {
+        assert!(is_valid_subtree(0, u64::MAX));
+        assert!(is_valid_subtree(1 << 63, u64::MAX));
+        assert!(is_valid_subtree(u64::MAX - 1, u64::MAX));
+        assert!(!is_valid_subtree(1, (1 << 63) + 2));
+        assert!(!is_valid_subtree(1 << 62, u64::MAX));
+        assert!(!is_valid_subtree(u64::MAX, u64::MAX));
+        for (s, e, n) in [
+            (0, 1, u64::MAX),
+            (0, u64::MAX, u64::MAX),
+            (0, u64::MAX - 1, u64::MAX),
+            (u64::MAX - 1, u64::MAX, u64::MAX),
+            (1 << 63, u64::MAX, u64::MAX),
+            (1 << 62, (1 << 62) + 3, u64::MAX),
+        ] {
+            assert!(is_valid_subtree(s, e));
+            let nodes = subtree_proof_nodes(s, e, n);
+            assert!(nodes.len() <= 65, "[{s}, {e}) in {n}: {} nodes", nodes.len());
+            assert!(nodes.iter().all(|p| p.start < p.end && p.end <= n));
         }
     }
 

@@ -11,10 +11,21 @@
 //! every such case, and the cases that do verify must only have changed the (second) tree size:
 //! a changed leaf index or first size never verifies. (With MAX = 64 about 16% of the size
 //! mutations keep the shape and verify; the tree size has to come from a signed tree head.)
+//!
+//! The subtree proofs of Merkle Tree Certificates get the same treatment against the draft's
+//! recursive definitions (`SUBTREE_SUBPROOF` over ranges, a brute-force validity check and a
+//! reference verifier that rebuilds both hashes from the ranges the proof stands for): every
+//! valid subtree `[start, end)` of every tree up to MAX leaves, every leaf in it for inclusion.
+//! Changing the subtree bounds (or the leaf index) never verifies; changing the size (for
+//! inclusion: the end, which is the size of the tree the path is read in) sometimes does, and
+//! then the reference verifier agrees.
 
 use std::collections::HashMap;
 
-use merkle::{empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion, Error, Hash, Tree};
+use merkle::{
+    empty_root, is_valid_subtree, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+    verify_subtree_consistency, verify_subtree_inclusion, Error, Hash, Tree,
+};
 
 const MAX: u64 = 64;
 
@@ -155,6 +166,108 @@ fn ref_verify_consistency(size1: u64, size2: u64, proof: &[Hash], root1: &Hash, 
         known.insert((0, size1), *root1);
     }
     build(0, size1, &known) == Some(*root1) && build(0, size2, &known) == Some(*root2)
+}
+
+// ---- subtree proofs (Merkle Tree Certificates), from the draft's recursive definitions ----
+
+/// Whether `[start, end)` is a valid subtree: `start < end` and `start` a multiple of the
+/// smallest power of two `>= end - start`, found by doubling (in u128, so 2^64 is reachable).
+fn ref_valid_subtree(start: u64, end: u64) -> bool {
+    if start >= end {
+        return false;
+    }
+    let mut p = 1u128;
+    while p < u128::from(end - start) {
+        p *= 2;
+    }
+    u128::from(start) % p == 0
+}
+
+/// `MTH(D[a:b])` by the recursive definition, memoized so the exhaustive loops stay fast.
+struct Memo<'a> {
+    leaves: &'a [Hash],
+    cache: HashMap<(u64, u64), Hash>,
+}
+
+impl Memo<'_> {
+    fn mth(&mut self, a: u64, b: u64) -> Hash {
+        if let Some(h) = self.cache.get(&(a, b)) {
+            return *h;
+        }
+        let h = match b - a {
+            0 => empty_root(),
+            1 => self.leaves[a as usize],
+            n => {
+                let k = split(n);
+                let (l, r) = (self.mth(a, a + k), self.mth(a + k, b));
+                node_hash(&l, &r)
+            }
+        };
+        self.cache.insert((a, b), h);
+        h
+    }
+}
+
+/// The subtree ranges that the elements of the draft's `SUBTREE_SUBPROOF(start, end, D[a:a+n],
+/// known)` stand for, deepest first; `start`, `end` are relative to `a`, the subtree is valid.
+fn subtree_subproof_ranges(start: u64, end: u64, a: u64, n: u64, known: bool, out: &mut Vec<(u64, u64)>) {
+    if start == 0 && end == n {
+        if !known {
+            out.push((a, a + n));
+        }
+        return;
+    }
+    let k = split(n);
+    if end <= k {
+        subtree_subproof_ranges(start, end, a, k, known, out);
+        out.push((a + k, a + n));
+    } else if start >= k {
+        subtree_subproof_ranges(start - k, end - k, a + k, n - k, known, out);
+        out.push((a, a + k));
+    } else {
+        assert_eq!(start, 0, "a valid subtree only straddles a split at its own start");
+        subtree_subproof_ranges(0, end - k, a + k, n - k, false, out);
+        out.push((a, a + k));
+    }
+}
+
+fn ref_verify_subtree_inclusion(leaf: &Hash, index: u64, start: u64, end: u64, proof: &[Hash], root: &Hash) -> bool {
+    ref_valid_subtree(start, end)
+        && (start..end).contains(&index)
+        && ref_verify_inclusion(leaf, index - start, end - start, proof, root)
+}
+
+/// Rebuilds both hashes from the ranges the proof stands for: `MTH(D[start:end])` from the proof
+/// alone whenever it covers the subtree (else the subtree must be a node the root needs, and
+/// `root1` stands in for it), and `MTH(D[0:size])` from the proof plus `root1`.
+fn ref_verify_subtree_consistency(start: u64, end: u64, size: u64, proof: &[Hash], root1: &Hash, root2: &Hash) -> bool {
+    if start > end || end > size {
+        return false;
+    }
+    if start == end {
+        return proof.is_empty() && *root1 == empty_root();
+    }
+    if !ref_valid_subtree(start, end) {
+        return false;
+    }
+    let mut ranges = Vec::new();
+    subtree_subproof_ranges(start, end, 0, size, true, &mut ranges);
+    if ranges.len() != proof.len() {
+        return false;
+    }
+    let from_proof: HashMap<_, _> = ranges.into_iter().zip(proof.iter().copied()).collect();
+    let root1_ok = match build(start, end, &from_proof) {
+        Some(h) => h == *root1,
+        None => build(0, size, &from_proof).is_none(),
+    };
+    let mut known = from_proof;
+    known.entry((start, end)).or_insert(*root1);
+    root1_ok && build(0, size, &known) == Some(*root2)
+}
+
+/// Every valid subtree `[start, end)` with `end <= size`, by brute force.
+fn valid_subtrees(size: u64) -> Vec<(u64, u64)> {
+    (0..size).flat_map(|s| (s + 1..=size).map(move |e| (s, e))).filter(|&(s, e)| ref_valid_subtree(s, e)).collect()
 }
 
 // ---- mutations ----
@@ -415,5 +528,263 @@ fn verifiers_never_panic_on_extreme_sizes() {
     assert!(matches!(
         verify_inclusion(&h, 0, u64::MAX, &[], &h),
         Err(Error::WrongProofLength { expected: 64, got: 0 })
+    ));
+}
+
+#[test]
+fn subtree_validity_matches_brute_force() {
+    for s in 0..70u64 {
+        for e in 0..70u64 {
+            assert_eq!(is_valid_subtree(s, e), ref_valid_subtree(s, e), "[{s}, {e})");
+        }
+    }
+    let big = [0, 1, 2, 3, (1 << 62) + 1, 1 << 63, (1 << 63) + 1, (1 << 63) + 2, u64::MAX - 1, u64::MAX];
+    for &s in &big {
+        for &e in &big {
+            assert_eq!(is_valid_subtree(s, e), ref_valid_subtree(s, e), "[{s}, {e})");
+        }
+    }
+    // Every subtree of the draft's example shapes: [0, m) always, [4, 7) yes, [2, 5) no.
+    assert!(is_valid_subtree(0, 13) && is_valid_subtree(4, 7) && is_valid_subtree(8, 14));
+    assert!(!is_valid_subtree(2, 5) && !is_valid_subtree(1, 3) && !is_valid_subtree(2, 6) && !is_valid_subtree(5, 5));
+}
+
+/// The proof mutations tried on a subtree proof in a tree of `n` leaves; none may verify. Up to
+/// [`THOROUGH`] leaves, all of [`element_mutations`]. Beyond, to keep the debug-build run short
+/// (hashing dominates): one flipped bit in one element, both moving from case to case so that
+/// every element position and bit is hit many times over the run, plus (cheap, no hashing) each
+/// element dropped and an extra element prepended, inserted in the middle and appended.
+fn subtree_element_mutations(n: u64, case: usize, proof: &[Hash]) -> Vec<Vec<Hash>> {
+    if n <= THOROUGH {
+        return element_mutations(n, case as u64, proof);
+    }
+    let mut out = Vec::new();
+    if !proof.is_empty() {
+        let j = case % proof.len();
+        let mut p = proof.to_vec();
+        p[j] = flip(&p[j], (case * 37 + j * 11) % 256);
+        out.push(p);
+    }
+    for j in 0..proof.len() {
+        let mut dropped = proof.to_vec();
+        dropped.remove(j);
+        out.push(dropped);
+    }
+    let extra = leaf_hash(b"extra");
+    for at in [0, proof.len() / 2, proof.len()] {
+        let mut p = proof.to_vec();
+        p.insert(at, extra);
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn subtree_inclusion_proofs_verify_and_mutations_fail() {
+    let all = leaves(2 * MAX);
+    let tree = Tree::from_leaf_hashes(all.iter().copied());
+    let mut memo = Memo { leaves: &all, cache: HashMap::new() };
+    let (mut cases, mut param_cases, mut param_accepted) = (0usize, 0usize, 0usize);
+    // A subtree inclusion proof does not depend on the tree around the subtree, so every valid
+    // subtree with end <= MAX covers every tree size up to MAX.
+    for (s, e) in valid_subtrees(MAX) {
+        let root = tree.subtree_root(s, e).unwrap();
+        assert_eq!(root, memo.mth(s, e), "MTH(D[{s}:{e}])");
+        for i in s..e {
+            let leaf = all[i as usize];
+            let proof = tree.subtree_inclusion_proof(i, s, e).unwrap();
+            let mut ranges = Vec::new();
+            path_ranges(i - s, s, e - s, &mut ranges);
+            let want: Vec<Hash> = ranges.iter().map(|&(a, b)| memo.mth(a, b)).collect();
+            assert_eq!(proof, want, "subtree inclusion proof of {i} in [{s}, {e})");
+            assert_eq!(verify_subtree_inclusion(&leaf, i, s, e, &proof, &root), Ok(()), "i={i} [{s}, {e})");
+            assert!(ref_verify_subtree_inclusion(&leaf, i, s, e, &proof, &root));
+
+            for p in subtree_element_mutations(e, cases, &proof) {
+                assert!(verify_subtree_inclusion(&leaf, i, s, e, &p, &root).is_err(), "i={i} [{s}, {e}) {p:x?}");
+            }
+            for bit in bits(e, i, 99).into_iter().step_by(51) {
+                assert!(verify_subtree_inclusion(&flip(&leaf, bit), i, s, e, &proof, &root).is_err());
+                assert!(verify_subtree_inclusion(&leaf, i, s, e, &proof, &flip(&root, bit)).is_err());
+            }
+
+            let mut check = |i2: u64, s2: u64, e2: u64| {
+                let got = verify_subtree_inclusion(&leaf, i2, s2, e2, &proof, &root);
+                let want = ref_verify_subtree_inclusion(&leaf, i2, s2, e2, &proof, &root);
+                assert_eq!(got.is_ok(), want, "i={i} [{s}, {e}) verified as i={i2} [{s2}, {e2}): {got:?}");
+                // Only a changed end that keeps the path's shape can verify.
+                assert!(!want || (i2, s2) == (i, s), "i={i} [{s}, {e}) verified as i={i2} [{s2}, {e2})");
+                param_cases += 1;
+                param_accepted += usize::from(want);
+            };
+            cases += 1;
+            for i2 in param_mutations(i, e) {
+                check(i2, s, e);
+            }
+            for s2 in param_mutations(s, e) {
+                check(i, s2, e);
+            }
+            for e2 in param_mutations(e, e) {
+                check(i, s, e2);
+            }
+        }
+    }
+    assert_eq!(cases, valid_subtrees(MAX).iter().map(|&(s, e)| (e - s) as usize).sum::<usize>());
+    assert!(param_accepted * 2 < param_cases, "{param_accepted} of {param_cases} parameter mutations verified");
+}
+
+#[test]
+fn subtree_consistency_proofs_verify_and_mutations_fail() {
+    let all = leaves(MAX);
+    let tree = Tree::from_leaf_hashes(all.iter().copied());
+    let mut memo = Memo { leaves: &all, cache: HashMap::new() };
+    let (mut cases, mut seeded, mut param_cases, mut param_accepted) = (0usize, 0usize, 0usize, 0usize);
+    for n in 1..=MAX {
+        let root2 = tree.root_at(n).unwrap();
+        for (s, e) in valid_subtrees(n) {
+            let root1 = tree.subtree_root(s, e).unwrap();
+            let proof = tree.subtree_consistency_proof(s, e, n).unwrap();
+            let mut ranges = Vec::new();
+            subtree_subproof_ranges(s, e, 0, n, true, &mut ranges);
+            let want: Vec<Hash> = ranges.iter().map(|&(a, b)| memo.mth(a, b)).collect();
+            assert_eq!(proof, want, "SUBTREE_PROOF({s}, {e}, D[{n}])");
+            assert_eq!(verify_subtree_consistency(s, e, n, &proof, &root1, &root2), Ok(()), "[{s}, {e}) n={n}");
+            assert!(ref_verify_subtree_consistency(s, e, n, &proof, &root1, &root2), "ref [{s}, {e}) n={n}");
+            seeded += usize::from(ranges.first().is_some_and(|&(_, b)| b == e));
+            if s == 0 {
+                // With start = 0 it is exactly the RFC 6962 consistency proof.
+                assert_eq!(Ok(&proof), tree.consistency_proof(e, n).as_ref(), "[0, {e}) n={n}");
+            }
+
+            for p in subtree_element_mutations(n, cases, &proof) {
+                let got = verify_subtree_consistency(s, e, n, &p, &root1, &root2);
+                assert!(got.is_err(), "[{s}, {e}) n={n} mutated proof {p:x?}");
+            }
+            // Wrong roots: every check in small trees, one of the three (in turn) beyond.
+            let bit = (cases * 53) % 256;
+            if n <= THOROUGH || cases % 3 == 0 {
+                assert!(verify_subtree_consistency(s, e, n, &proof, &flip(&root1, bit), &root2).is_err());
+            }
+            if n <= THOROUGH || cases % 3 == 1 {
+                assert!(verify_subtree_consistency(s, e, n, &proof, &root1, &flip(&root2, bit)).is_err());
+            }
+            if (n <= THOROUGH || cases % 3 == 2) && root1 != root2 {
+                assert!(
+                    verify_subtree_consistency(s, e, n, &proof, &root2, &root1).is_err(),
+                    "swapped [{s}, {e}) n={n}"
+                );
+            }
+
+            let mut check = |s2: u64, e2: u64, n2: u64| {
+                let got = verify_subtree_consistency(s2, e2, n2, &proof, &root1, &root2);
+                let want = ref_verify_subtree_consistency(s2, e2, n2, &proof, &root1, &root2);
+                assert_eq!(got.is_ok(), want, "[{s}, {e}) n={n} verified as [{s2}, {e2}) n={n2}: {got:?}");
+                // Only a changed tree size that keeps the proof's shape can verify.
+                assert!(!want || (s2, e2) == (s, e), "[{s}, {e}) n={n} verified as [{s2}, {e2}) n={n2}");
+                param_cases += 1;
+                param_accepted += usize::from(want);
+            };
+            for s2 in param_mutations(s, n) {
+                check(s2, e, n);
+            }
+            for e2 in param_mutations(e, n) {
+                check(s, e2, n);
+            }
+            // The tree size: both ±1 up to 32 leaves, then one of them in turn (a size mutation
+            // usually keeps the proof length, so it costs two full verifications).
+            for (j, n2) in param_mutations(n, n).into_iter().enumerate() {
+                if n <= 2 * THOROUGH || j >= 2 || j == cases % 2 {
+                    check(s, e, n2);
+                }
+            }
+            cases += 1;
+        }
+        // The empty subtrees [s, s), s <= n: an empty proof and the empty-tree hash, whatever root2.
+        for s in 0..=n {
+            let proof = tree.subtree_consistency_proof(s, s, n).unwrap();
+            let root1 = tree.subtree_root(s, s).unwrap();
+            assert_eq!((proof.len(), root1), (0, empty_root()));
+            assert_eq!(verify_subtree_consistency(s, s, n, &proof, &root1, &root2), Ok(()));
+            assert_eq!(verify_subtree_consistency(s, s, n, &proof, &root1, &leaf_hash(b"any")), Ok(()));
+            assert!(verify_subtree_consistency(s, s, n, &[root1], &root1, &root2).is_err());
+            assert!(verify_subtree_consistency(s, s, n, &proof, &root2, &root2).is_err());
+            if s > 0 {
+                let got = verify_subtree_consistency(s, s, s - 1, &proof, &root1, &root2);
+                assert_eq!(got, Err(Error::SubtreeOutOfRange { start: s, end: s, size: s - 1 }));
+            }
+        }
+    }
+    assert!(seeded * 3 > cases, "{seeded} of {cases} proofs recompute the subtree hash from the proof");
+    // About 18% verify (all size changes, asserted above): a proof for a subtree far from the
+    // right border reads the same hashes as a slightly bigger or smaller tree of the same shape.
+    assert!(param_accepted * 2 < param_cases, "{param_accepted} of {param_cases} parameter mutations verified");
+}
+
+#[test]
+fn subtree_queries_reject_bad_arguments() {
+    let tree = Tree::from_leaf_hashes(leaves(10));
+    let invalid = |start, end| Error::InvalidSubtree { start, end };
+    assert_eq!(tree.subtree_root(2, 5).unwrap_err(), invalid(2, 5));
+    assert_eq!(tree.subtree_root(3, 2).unwrap_err(), invalid(3, 2));
+    assert_eq!(tree.subtree_root(8, 12), Err(Error::SizeOutOfRange { size: 12, len: 10 }));
+    assert_eq!(tree.subtree_root(4, 4), Ok(empty_root()));
+    assert_eq!(tree.subtree_root(11, 11), Err(Error::SizeOutOfRange { size: 11, len: 10 }));
+    assert_eq!(tree.subtree_root(0, 10), Ok(tree.root()));
+    assert_eq!(tree.subtree_inclusion_proof(0, 0, 0).unwrap_err(), invalid(0, 0));
+    assert_eq!(tree.subtree_inclusion_proof(3, 2, 5).unwrap_err(), invalid(2, 5));
+    assert_eq!(tree.subtree_inclusion_proof(3, 4, 6), Err(Error::IndexOutsideSubtree { index: 3, start: 4, end: 6 }));
+    assert_eq!(tree.subtree_inclusion_proof(6, 4, 6), Err(Error::IndexOutsideSubtree { index: 6, start: 4, end: 6 }));
+    assert_eq!(tree.subtree_inclusion_proof(8, 8, 12), Err(Error::SizeOutOfRange { size: 12, len: 10 }));
+    assert_eq!(
+        tree.subtree_inclusion_proof(u64::MAX - 1, u64::MAX - 1, u64::MAX),
+        Err(Error::SizeOutOfRange { size: u64::MAX, len: 10 })
+    );
+    assert_eq!(tree.subtree_consistency_proof(2, 5, 8).unwrap_err(), invalid(2, 5));
+    assert_eq!(tree.subtree_consistency_proof(5, 4, 8).unwrap_err(), invalid(5, 4));
+    assert_eq!(tree.subtree_consistency_proof(4, 8, 6), Err(Error::SubtreeOutOfRange { start: 4, end: 8, size: 6 }));
+    assert_eq!(tree.subtree_consistency_proof(7, 7, 6), Err(Error::SubtreeOutOfRange { start: 7, end: 7, size: 6 }));
+    assert_eq!(tree.subtree_consistency_proof(0, 4, 11), Err(Error::SizeOutOfRange { size: 11, len: 10 }));
+    assert_eq!(tree.subtree_consistency_proof(0, 10, 10), Ok(Vec::new()));
+    assert_eq!(tree.subtree_consistency_proof(3, 3, 10), Ok(Vec::new()));
+    // [4, 8) in 10: the subtree is the node [4, 8) itself; its sibling [0, 4), then [8, 10).
+    let p = tree.subtree_consistency_proof(4, 8, 10).unwrap();
+    assert_eq!(p, vec![tree.subtree_root(0, 4).unwrap(), tree.subtree_root(8, 10).unwrap()]);
+    // [8, 10) in 10 (the right border): only the left sibling [0, 8).
+    assert_eq!(tree.subtree_consistency_proof(8, 10, 10), Ok(vec![tree.subtree_root(0, 8).unwrap()]));
+    // [4, 7) in 10: seed [6, 7), [7, 8) to the right, [4, 6) inside, [0, 4) left, [8, 10) right.
+    let p = tree.subtree_consistency_proof(4, 7, 10).unwrap();
+    let r = |a, b| tree.subtree_root(a, b).unwrap();
+    assert_eq!(p, vec![r(6, 7), r(7, 8), r(4, 6), r(0, 4), r(8, 10)]);
+    assert_eq!(verify_subtree_consistency(4, 7, 10, &p, &r(4, 7), &tree.root()), Ok(()));
+}
+
+#[test]
+fn subtree_verifiers_never_panic_on_extreme_sizes() {
+    let h = leaf_hash(b"x");
+    let r = leaf_hash(b"some other root");
+    let proofs: Vec<Vec<Hash>> = (0..=130).map(|len| vec![h; len]).collect();
+    let sizes = [0, 1, 2, 3, (1 << 32) + 1, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, u64::MAX - 1, u64::MAX];
+    for &a in &sizes {
+        for &b in &sizes {
+            for &c in &sizes {
+                for p in proofs.iter().step_by(13) {
+                    assert!(verify_subtree_inclusion(&h, a, b, c, p, &r).is_err());
+                    let got = verify_subtree_consistency(a, b, c, p, &h, &r);
+                    assert!(got.is_err(), "[{a}, {b}) n={c} len={}: {got:?}", p.len());
+                }
+            }
+        }
+    }
+    // The length rule at the extremes: it is fixed by the sizes alone and never above 65 (64
+    // levels plus the seed); the last leaf of the largest tree needs the 63 other perfect pieces.
+    for (s, e, n) in [(u64::MAX - 1, u64::MAX, u64::MAX), (0, u64::MAX - 1, u64::MAX), (1 << 63, u64::MAX, u64::MAX)] {
+        match verify_subtree_consistency(s, e, n, &[], &h, &r) {
+            Err(Error::WrongProofLength { expected, got: 0 }) => assert!((1..=65).contains(&expected)),
+            other => panic!("[{s}, {e}) n={n}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        verify_subtree_consistency(u64::MAX - 1, u64::MAX, u64::MAX, &[], &h, &r),
+        Err(Error::WrongProofLength { expected: 63, got: 0 })
     ));
 }
