@@ -141,9 +141,12 @@ fn post(stream: &mut BufReader<TcpStream>, body: &[u8]) -> anyhow::Result<u16> {
 /// One keep-alive HTTP/1.1 POST; returns the status code and the answer's body.
 fn post_to(stream: &mut BufReader<TcpStream>, path: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
     let head = format!("POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-length: {}\r\n\r\n", body.len());
-    let s = stream.get_mut();
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
+    // One write per request, as any HTTP client library does (writev): two would cost a syscall
+    // and a TCP segment more on both sides.
+    let mut request = Vec::with_capacity(head.len() + body.len());
+    request.extend_from_slice(head.as_bytes());
+    request.extend_from_slice(body);
+    stream.get_mut().write_all(&request)?;
     let mut status = 0;
     let mut length = 0usize;
     let mut line = String::new();
