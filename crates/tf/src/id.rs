@@ -178,7 +178,7 @@ fn save(id: &Identity, path: &Path, force: bool) -> Result<()> {
 }
 
 /// Loads the identity, with advice when there is none, and a warning if others can read it.
-fn load(path: &Path) -> Result<Identity> {
+pub(crate) fn load(path: &Path) -> Result<Identity> {
     let id = Identity::load(path).map_err(|e| match e {
         Error::NotFound(_) => {
             anyhow!("no identity at {}; create one with `tf id new` (or `tf id import`)", tilde(path))

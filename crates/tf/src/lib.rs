@@ -1,9 +1,13 @@
-//! `tf`: the grid's command-line tool. So far it manages the user's identity ([`id`]).
+//! `tf`: the grid's command-line tool. So far it manages the user's identity ([`id`]) and checks
+//! hand-written contract files ([`contract`], `tf contract check FILE`, what `tf deploy` will
+//! send).
 //!
-//! Exit status: 0 on success, 1 when a signature does not verify, 2 on any error (including
-//! command-line usage errors, as clap reports them).
+//! Exit status: 0 on success, 1 when a signature does not verify or a contract file has
+//! problems, 2 on any other error (including command-line usage errors, as clap reports them).
 
+pub mod contract;
 pub mod id;
+pub mod time;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -15,7 +19,9 @@ use identity::Identity;
 /// The command line, parsed.
 #[derive(Debug, Parser)]
 #[command(name = "tf", version, about = "Command-line tool for the ThreeFold grid")]
-#[command(after_help = "Exit status: 0 success, 1 a signature does not verify, 2 error.")]
+#[command(
+    after_help = "Exit status: 0 success, 1 a signature does not verify or a contract file has problems, 2 error."
+)]
 pub struct Cli {
     /// Identity file [default: $TF_IDENTITY, else $XDG_CONFIG_HOME/tf/identity.json, else
     /// ~/.config/tf/identity.json]
@@ -38,6 +44,12 @@ pub enum Command {
         #[command(subcommand)]
         command: id::IdCommand,
     },
+    /// Work with contract files (`tf contract check FILE`); `tf deploy` will use the same checks
+    #[command(hide = true)]
+    Contract {
+        #[command(subcommand)]
+        command: contract::ContractCommand,
+    },
 }
 
 /// What every command needs from the global options.
@@ -58,7 +70,10 @@ impl Globals {
 
     /// Prints `value` as pretty JSON (for `--json`).
     fn print_json(&self, value: &serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
+        use std::io::Write;
+        // A reader that stops early (`| head`) closes the pipe: that is not an error worth a panic.
+        let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
+        let _ = writeln!(std::io::stdout(), "{text}");
     }
 }
 
@@ -67,6 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     let ctx = Globals { identity: cli.identity, json: cli.json };
     match cli.command {
         Command::Id { command } => id::run(&ctx, command),
+        Command::Contract { command } => contract::run(&ctx, command),
     }
 }
 
