@@ -266,8 +266,7 @@ fn schema_add(client: &Client, file: &std::path::Path, out: &Output) -> Result<(
         acl: Acl { public: true, grants: Vec::new() },
         multisig: None,
     };
-    let signed = rev.sign(author);
-    out.submitted(&client.submit(&Entry { revision: rev, signatures: vec![signed] })?)
+    out.submitted(&client.submit(&Entry::signed_by(rev, author))?)
 }
 
 fn put(client: &Client, args: PutArgs, out: &Output) -> Result<()> {
@@ -311,8 +310,7 @@ fn put(client: &Client, args: PutArgs, out: &Output) -> Result<()> {
         acl,
         multisig,
     };
-    let signed = rev.sign(author);
-    out.submitted(&client.submit(&Entry { revision: rev, signatures: vec![signed] })?)
+    out.submitted(&client.submit(&Entry::signed_by(rev, author))?)
 }
 
 fn delete(client: &Client, id: &Hash, out: &Output) -> Result<()> {
@@ -328,8 +326,7 @@ fn delete(client: &Client, id: &Hash, out: &Output) -> Result<()> {
         timestamp_ms: crate::now_ms(),
         ..head
     };
-    let signed = rev.sign(author);
-    out.submitted(&client.submit(&Entry { revision: rev, signatures: vec![signed] })?)
+    out.submitted(&client.submit(&Entry::signed_by(rev, author))?)
 }
 
 fn proof(client: &Client, id: &Hash, out: &Output) -> Result<()> {

@@ -15,7 +15,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use identity::{Domain, Identity, PublicKey};
+use identity::{Identity, PublicKey};
 use serde::de::DeserializeOwned;
 
 use crate::api::{ApiError, ConsistencyProof, Leaves, PendingStatus, Proved, ProvedList, MAX_LEAVES};
@@ -167,12 +167,7 @@ impl Client {
             anyhow!("the inclusion proof of entry {} does not verify ({e}): the server is lying", p.index)
         })?;
         let entry = Entry::decode(&bytes)?;
-        let hash = entry.revision.hash();
-        let author = entry.revision.author;
-        let signed = entry
-            .signatures
-            .iter()
-            .any(|s| s.key == author && author.verify(Domain::Revision, &hash, &s.signature).is_ok());
+        let signed = entry.author_signed(&entry.revision.hash());
         if !signed {
             bail!("entry {} in the log carries no valid signature by its author", p.index);
         }

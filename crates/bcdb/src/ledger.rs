@@ -68,6 +68,8 @@ pub enum LedgerError {
         need: u32,
         /// The revision's hash, to which more signatures can be added.
         hash: Hash,
+        /// The entry as checked (valid signatures only), to keep while more signatures come.
+        entry: Box<Entry>,
     },
     /// The store failed or holds damaged data.
     #[error(transparent)]
@@ -326,7 +328,7 @@ impl Ledger {
         let counted = count_signers(&entry.signatures, policy.as_ref());
         if let Some(p) = &policy {
             if counted < p.quorum {
-                return Err(LedgerError::QuorumNotMet { have: counted, need: p.quorum, hash });
+                return Err(LedgerError::QuorumNotMet { have: counted, need: p.quorum, hash, entry: Box::new(entry) });
             }
         }
         let author = entry.revision.author;
@@ -354,7 +356,7 @@ impl Ledger {
         }
         if rev.schema_url == SCHEMA_URL {
             let schema = parse_schema_payload(rev)?;
-            if rev.schema_hash != sha256(&rev.payload) {
+            if rev.schema_hash != schema.hash {
                 return Err(invalid("a schema revision's schema_hash must be the SHA-256 of its text"));
             }
             return Ok(vec![("url".into(), IndexValue::Text(schema.url), true)]);
@@ -579,6 +581,22 @@ impl Ledger {
         let Some(reader) = reader else { return Ok(false) };
         let owner = self.index.owner(&rev.object_id())?.map(PublicKey);
         Ok(owner.as_ref() == Some(reader) || rev.author == *reader || rev.acl.rights_of(reader).read)
+    }
+
+    /// The multisig policy that governs a revision: its own for version 1, its object's current
+    /// head's after that (so a revision cannot lower the bar it must pass).
+    pub fn policy_in_force(&mut self, rev: &Revision) -> Result<Option<crate::revision::Multisig>> {
+        match rev.object {
+            Some(object) if rev.version > 1 => Ok(self.get(&object, None)?.entry.revision.multisig),
+            _ => Ok(rev.multisig.clone()),
+        }
+    }
+
+    /// How many of the signers the policy in force requires have signed `entry`, and how many
+    /// are needed.
+    pub fn quorum_status(&mut self, entry: &Entry) -> Result<(u32, u32)> {
+        let policy = self.policy_in_force(&entry.revision)?;
+        Ok((count_signers(&entry.signatures, policy.as_ref()), policy.map_or(0, |p| p.quorum)))
     }
 
     /// The owner of an object.

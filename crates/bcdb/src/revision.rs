@@ -323,6 +323,12 @@ fn read_list<T>(
 }
 
 impl Entry {
+    /// A revision signed by its author alone: what a single-owner write submits.
+    pub fn signed_by(revision: Revision, author: &Identity) -> Entry {
+        let signature = revision.sign(author);
+        Entry { revision, signatures: vec![signature] }
+    }
+
     /// The entry's canonical bytes: its Merkle leaf data.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut e = Encoder::new();
@@ -348,6 +354,13 @@ impl Entry {
         })?;
         d.done().map_err(decode_err)?;
         Ok(Entry { revision, signatures })
+    }
+
+    /// Whether the entry carries a valid signature by its revision's author over `hash` (the
+    /// revision's hash): the one check every reader of the log makes.
+    pub fn author_signed(&self, hash: &Hash) -> bool {
+        let author = self.revision.author;
+        self.signatures.iter().any(|s| s.key == author && author.verify(Domain::Revision, hash, &s.signature).is_ok())
     }
 
     /// The Merkle leaf hash of this entry.

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, BatchItem, ConsistencyProof, Leaves, PendingStatus, Proved, ProvedList, MAX_LEAVES};
 use crate::auth::{NonceCache, SignedHeaders};
-use crate::ledger::{Found, Ledger, LedgerError, Prepared, MAX_PAYLOAD};
+use crate::ledger::{Found, Ledger, LedgerError, Prepared, Receipt, MAX_PAYLOAD};
 use crate::revision::{Entry, Hash, Signed};
 use crate::store::segments::SegmentStore;
 use crate::store::zdb::{ZdbStore, ZdbTarget};
@@ -100,43 +100,42 @@ impl App {
     /// Appends a prepared entry, or parks it as pending when its quorum is not met yet. Answers
     /// only once the entry is durable.
     async fn submit(self: &Arc<Self>, prepared: Prepared) -> Response {
-        let hash = prepared.hash;
-        let entry = prepared.entry.clone();
         let result = lock(&self.ledger).append(prepared);
-        match result {
-            Ok(receipt) => {
-                if let Err(e) = self.syncer.wait_durable(receipt.index + 1).await {
-                    return error_response(LedgerError::Store(crate::store::StoreError::Io {
-                        context: "syncing the log".into(),
-                        source: std::io::Error::other(e),
-                    }));
-                }
-                if lock(&self.pending).remove(&hash).is_some() {
-                    let _ = fs::remove_file(self.pending_path(&hash));
-                }
-                (StatusCode::CREATED, Json(receipt)).into_response()
+        let outcome = self.settle(result);
+        if let Outcome::Accepted(receipt) = &outcome {
+            if let Err(e) = self.syncer.wait_durable(receipt.index + 1).await {
+                return error_response(io_failure("syncing the log", std::io::Error::other(e)));
             }
-            Err(LedgerError::QuorumNotMet { have, need, hash }) => {
-                let bytes = entry.to_bytes();
-                match self.park(entry, hash) {
-                    Ok(()) => {
-                        (StatusCode::ACCEPTED, Json(PendingStatus { hash, have, need, entry: hex::encode(bytes) }))
-                            .into_response()
-                    }
-                    Err(e) => error_response(e),
-                }
-            }
-            Err(e) => error_response(e),
+        }
+        match outcome {
+            Outcome::Accepted(receipt) => (StatusCode::CREATED, Json(receipt)).into_response(),
+            Outcome::Pending(status) => (StatusCode::ACCEPTED, Json(status)).into_response(),
+            Outcome::Refused(e) => error_response(e),
         }
     }
 
-    /// Keeps an entry short of its quorum in `pending/` until more signatures arrive.
-    fn park(&self, entry: Entry, hash: Hash) -> Result<(), LedgerError> {
-        fs::write(self.pending_path(&hash), entry.to_bytes()).map_err(|e| {
-            LedgerError::Store(crate::store::StoreError::Io { context: "saving a pending entry".into(), source: e })
-        })?;
-        lock(&self.pending).insert(hash, entry);
-        Ok(())
+    /// Turns an append's result into its outcome, outside the ledger's lock: an accepted entry
+    /// leaves the pending area, an entry short of its quorum enters it.
+    fn settle(&self, result: Result<Receipt, LedgerError>) -> Outcome {
+        match result {
+            Ok(receipt) => {
+                if lock(&self.pending).remove(&receipt.hash).is_some() {
+                    let _ = fs::remove_file(self.pending_path(&receipt.hash));
+                }
+                Outcome::Accepted(receipt)
+            }
+            Err(LedgerError::QuorumNotMet { have, need, hash, entry }) => {
+                let bytes = entry.to_bytes();
+                match fs::write(self.pending_path(&hash), &bytes) {
+                    Ok(()) => {
+                        lock(&self.pending).insert(hash, *entry);
+                        Outcome::Pending(PendingStatus { hash, have, need, entry: hex::encode(bytes) })
+                    }
+                    Err(e) => Outcome::Refused(io_failure("saving a pending entry", e)),
+                }
+            }
+            Err(e) => Outcome::Refused(e),
+        }
     }
 
     /// Starts the syncer thread for this app.
@@ -230,12 +229,7 @@ impl Syncer {
                     (ledger.store().sync_file()?, ledger.len())
                 };
                 if let Some(file) = file {
-                    file.sync_data().map_err(|e| {
-                        LedgerError::Store(crate::store::StoreError::Io {
-                            context: "syncing the log".into(),
-                            source: e,
-                        })
-                    })?;
+                    file.sync_data().map_err(|e| io_failure("syncing the log", e))?;
                 }
                 Ok(len)
             })();
@@ -252,6 +246,20 @@ impl Syncer {
             }
         }
     }
+}
+
+/// What became of one submitted entry.
+enum Outcome {
+    /// In the log (durable once the syncer says so).
+    Accepted(Receipt),
+    /// Parked in `pending/` until enough signers sign.
+    Pending(PendingStatus),
+    /// Refused, with the reason.
+    Refused(LedgerError),
+}
+
+fn io_failure(context: &str, source: std::io::Error) -> LedgerError {
+    LedgerError::Store(crate::store::StoreError::Io { context: context.into(), source })
 }
 
 fn error_response(e: LedgerError) -> Response {
@@ -358,63 +366,35 @@ async fn post_batch(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Err(e) => return bad_request(e),
     };
     let prepared: Vec<_> = frames.iter().map(|f| Ledger::prepare(f)).collect();
-    let mut items = Vec::with_capacity(prepared.len());
-    let mut parked = Vec::new();
-    let mut last = None;
-    {
+    let results: Vec<_> = {
         let mut ledger = lock(&app.ledger);
-        for p in prepared {
-            let entry = p.as_ref().ok().map(|p| p.entry.clone());
-            match p.and_then(|p| ledger.append(p)) {
-                Ok(receipt) => {
-                    last = Some(receipt.index);
-                    items.push(BatchItem { status: 201, receipt: Some(receipt), pending: None, error: None });
-                }
-                Err(LedgerError::QuorumNotMet { have, need, hash }) => {
-                    parked.push((items.len(), entry.expect("a prepared entry"), hash, have, need));
-                    items.push(BatchItem { status: 202, receipt: None, pending: None, error: None });
-                }
-                Err(e) => {
-                    let status = error_status(&e).as_u16();
-                    items.push(BatchItem { status, receipt: None, pending: None, error: Some(e.to_string()) });
-                }
-            }
-        }
-    }
-    for (i, entry, hash, have, need) in parked {
-        let bytes = entry.to_bytes();
-        items[i] = match app.park(entry, hash) {
-            Ok(()) => BatchItem {
-                status: 202,
-                receipt: None,
-                pending: Some(PendingStatus { hash, have, need, entry: hex::encode(bytes) }),
-                error: None,
-            },
-            Err(e) => BatchItem { status: 500, receipt: None, pending: None, error: Some(e.to_string()) },
-        };
-    }
+        prepared.into_iter().map(|p| p.and_then(|p| ledger.append(p))).collect()
+    };
+    let outcomes: Vec<Outcome> = results.into_iter().map(|r| app.settle(r)).collect();
+    let last = outcomes.iter().filter_map(|o| if let Outcome::Accepted(r) = o { Some(r.index) } else { None }).max();
     if let Some(last) = last {
         if let Err(e) = app.syncer.wait_durable(last + 1).await {
-            return error_response(LedgerError::Store(crate::store::StoreError::Io {
-                context: "syncing the log".into(),
-                source: std::io::Error::other(e),
-            }));
+            return error_response(io_failure("syncing the log", std::io::Error::other(e)));
         }
     }
+    let items: Vec<BatchItem> = outcomes
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Accepted(r) => BatchItem { status: 201, receipt: Some(r), pending: None, error: None },
+            Outcome::Pending(p) => BatchItem { status: 202, receipt: None, pending: Some(p), error: None },
+            Outcome::Refused(e) => BatchItem {
+                status: error_status(&e).as_u16(),
+                receipt: None,
+                pending: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect();
     Json(items).into_response()
 }
 
 fn hash_param(text: &str) -> Result<Hash, Response> {
     crate::parse_hash(text).map_err(bad_request)
-}
-
-/// The multisig policy that governs a pending entry: its own for version 1, its object's current
-/// head's after that.
-fn policy_in_force(app: &App, entry: &Entry) -> Result<Option<crate::revision::Multisig>, LedgerError> {
-    if entry.revision.version == 1 {
-        return Ok(entry.revision.multisig.clone());
-    }
-    Ok(lock(&app.ledger).get(&entry.revision.object_id(), None)?.entry.revision.multisig)
 }
 
 async fn get_pending(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<String>) -> Response {
@@ -425,14 +405,11 @@ async fn get_pending(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<String>
     let Some(entry) = lock(&app.pending).get(&hash).cloned() else {
         return error_response(LedgerError::NotFound(format!("no pending revision {}", hex::encode(hash))));
     };
-    // Count as the ledger does (and as the 202 answers say): distinct signers of the policy in
-    // force. The stored signatures also hold the author's, which counts only if listed.
-    let policy = match policy_in_force(&app, &entry) {
-        Ok(p) => p,
+    // Counted as the ledger counts (and as the 202 answers say): listed signers of the policy in force.
+    let (have, need) = match lock(&app.ledger).quorum_status(&entry) {
+        Ok(status) => status,
         Err(e) => return error_response(e),
     };
-    let need = policy.as_ref().map_or(0, |m| m.quorum);
-    let have = policy.map_or(0, |m| entry.signatures.iter().filter(|s| m.signers.contains(&s.key)).count() as u32);
     Json(PendingStatus { hash, have, need, entry: hex::encode(entry.to_bytes()) }).into_response()
 }
 
@@ -455,7 +432,8 @@ async fn post_signature(State(app): State<Arc<App>>, UrlPath(hash): UrlPath<Stri
     }
     // Only listed signers may add to a pending entry: anything else would never count, and
     // would let anyone grow the pending file without bound.
-    match policy_in_force(&app, &entry) {
+    let policy = lock(&app.ledger).policy_in_force(&entry.revision);
+    match policy {
         Ok(Some(policy)) if policy.signers.contains(&signed.key) => {}
         Ok(_) => {
             return error_response(LedgerError::Forbidden(format!(

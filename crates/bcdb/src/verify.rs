@@ -88,8 +88,7 @@ fn check_entry(i: u64, entry: &Entry, tips: &mut HashMap<Hash, Tip>, problems: &
     let rev = &entry.revision;
     let hash = rev.hash();
     let author = rev.author;
-    if !entry.signatures.iter().any(|s| s.key == author && author.verify(Domain::Revision, &hash, &s.signature).is_ok())
-    {
+    if !entry.author_signed(&hash) {
         problems.push(format!("entry {i}: no valid signature by its author {author}"));
     }
     if let Some(bad) = entry.signatures.iter().find(|s| s.key.verify(Domain::Revision, &hash, &s.signature).is_err()) {

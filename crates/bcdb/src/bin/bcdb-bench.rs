@@ -78,8 +78,7 @@ fn schema_revision(author: &Identity) -> Entry {
         acl: Acl { public: true, grants: vec![] },
         multisig: None,
     };
-    let sig = rev.sign(author);
-    Entry { revision: rev, signatures: vec![sig] }
+    Entry::signed_by(rev, author)
 }
 
 /// `n` signed record creations, spread over a few authors, signed on every core.
@@ -105,8 +104,7 @@ fn records(n: usize) -> Vec<Vec<u8>> {
                             acl: Acl { public: true, grants: vec![] },
                             multisig: None,
                         };
-                        let sig = rev.sign(&author);
-                        Entry { revision: rev, signatures: vec![sig] }.to_bytes()
+                        Entry::signed_by(rev, &author).to_bytes()
                     })
                     .collect::<Vec<_>>()
             })
