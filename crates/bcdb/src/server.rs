@@ -52,6 +52,19 @@ pub fn open_store(data: &Path, zdb: Option<ZdbTarget>, read_only: bool) -> anyho
     })
 }
 
+/// What a service built on bcdb adds to it (the grid explorer is one): rules every submitted
+/// entry must pass before the ledger's own, and a view it keeps of what the ledger accepts.
+///
+/// Both run under the ledger's lock, so `check` sees every earlier entry and no two entries race
+/// past a rule such as "a name is taken once"; keep them short.
+pub trait Hooks: Send + Sync + 'static {
+    /// Refuses an entry the service does not allow; `Ok` leaves the decision to the ledger.
+    fn check(&self, ledger: &mut Ledger, entry: &Entry) -> Result<(), LedgerError>;
+    /// Sees each entry the ledger holds, in log order: at open for every entry already there,
+    /// then for each one appended.
+    fn accepted(&self, index: u64, entry: &Entry);
+}
+
 /// Shared server state.
 pub struct App {
     ledger: Mutex<Ledger>,
@@ -59,6 +72,7 @@ pub struct App {
     nonces: Mutex<NonceCache>,
     pending: Mutex<HashMap<Hash, Entry>>,
     pending_dir: PathBuf,
+    hooks: Option<Arc<dyn Hooks>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,9 +82,20 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl App {
     /// Opens the ledger and the pending entries.
     pub fn open(config: &ServeConfig) -> anyhow::Result<App> {
+        Self::open_with_hooks(config, None)
+    }
+
+    /// [`App::open`] for a service that adds [`Hooks`]; they see every entry already in the log
+    /// before this returns.
+    pub fn open_with_hooks(config: &ServeConfig, hooks: Option<Arc<dyn Hooks>>) -> anyhow::Result<App> {
         let lock = crate::ledger::DirLock::acquire(&config.data)?;
         let store = open_store(&config.data, config.zdb.clone(), false)?;
-        let ledger = Ledger::open_locked(&config.data, store, lock, false)?;
+        let mut ledger = Ledger::open_locked(&config.data, store, lock, false)?;
+        if let Some(hooks) = &hooks {
+            for index in 0..ledger.len() {
+                hooks.accepted(index, &ledger.read(index)?.entry);
+            }
+        }
         let pending_dir = config.data.join("pending");
         fs::create_dir_all(&pending_dir)?;
         let mut pending = HashMap::new();
@@ -89,7 +114,28 @@ impl App {
             nonces: Mutex::default(),
             pending: Mutex::new(pending),
             pending_dir,
+            hooks,
         })
+    }
+
+    /// The ledger, locked: for a service's own read routes. Hold it briefly.
+    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        lock(&self.ledger)
+    }
+
+    /// How many entries are known to be on disk (or why syncing stopped): a service that hands
+    /// out entries as they arrive waits on this, so it never shows what a crash could take back.
+    pub fn durable(&self) -> tokio::sync::watch::Receiver<Result<u64, String>> {
+        self.syncer.durable.subscribe()
+    }
+
+    /// Runs the hooks' check, appends, and shows the hooks the entry as stored.
+    fn append(&self, ledger: &mut Ledger, prepared: Prepared) -> Result<Receipt, LedgerError> {
+        let Some(hooks) = &self.hooks else { return ledger.append(prepared) };
+        hooks.check(ledger, &prepared.entry)?;
+        let receipt = ledger.append(prepared)?;
+        hooks.accepted(receipt.index, &ledger.read(receipt.index)?.entry);
+        Ok(receipt)
     }
 
     /// The server's checkpoint key.
@@ -100,7 +146,7 @@ impl App {
     /// Appends a prepared entry, or parks it as pending when its quorum is not met yet. Answers
     /// only once the entry is durable.
     async fn submit(self: &Arc<Self>, prepared: Prepared) -> Response {
-        let result = lock(&self.ledger).append(prepared);
+        let result = self.append(&mut lock(&self.ledger), prepared);
         let outcome = self.settle(result);
         if let Outcome::Accepted(receipt) = &outcome {
             if let Err(e) = self.syncer.wait_durable(receipt.index + 1).await {
@@ -138,8 +184,8 @@ impl App {
         }
     }
 
-    /// Starts the syncer thread for this app.
-    fn start_syncer(self: &Arc<Self>) {
+    /// Starts the syncer thread for this app; call once, before serving.
+    pub fn start_syncer(self: &Arc<Self>) {
         let app = Arc::clone(self);
         std::thread::Builder::new()
             .name("bcdb-sync".into())
@@ -368,7 +414,7 @@ async fn post_batch(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let prepared: Vec<_> = frames.iter().map(|f| Ledger::prepare(f)).collect();
     let results: Vec<_> = {
         let mut ledger = lock(&app.ledger);
-        prepared.into_iter().map(|p| p.and_then(|p| ledger.append(p))).collect()
+        prepared.into_iter().map(|p| p.and_then(|p| app.append(&mut ledger, p))).collect()
     };
     let outcomes: Vec<Outcome> = results.into_iter().map(|r| app.settle(r)).collect();
     let last = outcomes.iter().filter_map(|o| if let Outcome::Accepted(r) = o { Some(r.index) } else { None }).max();
